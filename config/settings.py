@@ -1,0 +1,198 @@
+"""Settings, all from the environment.
+
+Nothing set gives the *embedded* mode: SQLite (WAL) + SqliteHuey + file cache, all under SAMPARK_HOME.
+DATABASE_URL switches the database to PostgreSQL; REDIS_URL switches the queue to PriorityRedisHuey
+and the cache to Redis. Secrets may also be given as ``<NAME>_FILE`` pointing at a file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = BASE_DIR / "sampark"
+
+env = environ.Env()
+
+
+def _secret(name: str, default: str | None = None) -> str | None:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE``."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text(encoding="utf-8").strip()
+    return os.environ.get(name, default)
+
+
+SAMPARK_HOME = Path(env.str("SAMPARK_HOME", default="var")).resolve()
+SAMPARK_HOME.mkdir(parents=True, exist_ok=True)
+
+# Where the real public data lives (used by tests and benchmarks, never shipped).
+SAMPARK_DATA_DIR = Path(env.str("SAMPARK_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data")))
+
+
+def _secret_key() -> str:
+    key = _secret("SAMPARK_SECRET_KEY")
+    if key:
+        return key
+    # Embedded installs should not need a configuration step: keep one generated key per SAMPARK_HOME,
+    # readable only by its owner, so sessions survive restarts.
+    path = SAMPARK_HOME / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env.bool("SAMPARK_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("SAMPARK_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("SAMPARK_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "huey.contrib.djhuey",
+    "sampark.core",
+    "sampark.territory",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# --- database --------------------------------------------------------------------------------------
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    SAMPARK_MODE = "distributed"
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SAMPARK_HOME / "sampark.sqlite3",
+            "OPTIONS": {
+                # WAL lets the web process read while the worker writes; IMMEDIATE takes the write lock
+                # at BEGIN so two writers wait on the busy timeout instead of failing mid-transaction.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-64000; PRAGMA temp_store=MEMORY;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+        }
+    }
+    SAMPARK_MODE = "embedded"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- task queue and cache ---------------------------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+_huey_immediate = env.bool("SAMPARK_HUEY_IMMEDIATE", default=False)  # always explicit (STACK.md)
+if REDIS_URL:
+    from huey import PriorityRedisHuey
+
+    HUEY = PriorityRedisHuey("sampark", url=REDIS_URL, immediate=_huey_immediate)
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    from huey import SqliteHuey
+
+    HUEY = SqliteHuey("sampark", filename=str(SAMPARK_HOME / "huey.sqlite3"), immediate=_huey_immediate)
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(SAMPARK_HOME / "cache"),
+        }
+    }
+
+if SAMPARK_MODE == "distributed" and not REDIS_URL and not env.bool("SAMPARK_ALLOW_SQLITE_QUEUE", default=False):
+    # A PostgreSQL deployment with a local SQLite queue would silently split work per machine.
+    raise ImproperlyConfigured("DATABASE_URL is set but REDIS_URL is not: distributed mode needs both.")
+
+# --- auth ----------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "territory:home"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- i18n ----------------------------------------------------------------------------------------
+LANGUAGE_CODE = env.str("SAMPARK_LANGUAGE", default="hi")  # Hindi first
+LANGUAGES = [("hi", _("Hindi")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = "Asia/Kolkata"
+USE_I18N = True
+USE_TZ = True
+
+# --- static / media ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = SAMPARK_HOME / "static"
+# Front-end packages come from npm (package-lock.json) and are copied here by `make assets`.
+STATICFILES_DIRS = [BASE_DIR / "build" / "static"]
+(BASE_DIR / "build" / "static").mkdir(parents=True, exist_ok=True)
+MEDIA_URL = "media/"
+MEDIA_ROOT = SAMPARK_HOME / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- logging -------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("SAMPARK_LOG_LEVEL", default="INFO")},
+    "loggers": {"huey": {"level": "INFO"}},
+}

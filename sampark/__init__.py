@@ -1,0 +1,1 @@
+"""Sampark: a booth-level organisation's digital campaign, self-hosted."""

@@ -1,0 +1,284 @@
+"""The import framework: streaming readers, line-numbered issues, one transaction per run.
+
+An importer reads its files row by row (never the whole file), reports every problem as an
+:class:`Issue` (file, line, field, reason), and writes through :class:`Upserter`, which makes a re-run
+update rather than duplicate. :func:`run_import` wraps the whole run in one transaction: if any issue
+is an error, everything is rolled back and the command exits non-zero.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from django.db import models, transaction
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    file: str
+    line: int | None
+    field: str
+    reason: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.severity}: {self.field + ': ' if self.field else ''}{self.reason}"
+
+
+class ImportFailed(Exception):
+    """Raised inside the run's transaction to roll it back; carries the report."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"{len(report.errors)} error(s)")
+        self.report = report
+
+
+class BadFile(Exception):
+    """A whole file cannot be read (wrong header, bad encoding, truncated): reported as one issue."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(str(issue))
+        self.issue = issue
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    counts: dict[str, Counts] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    committed: bool = False
+
+    def count(self, label: str) -> Counts:
+        return self.counts.setdefault(label, Counts())
+
+    def add(self, issue: Issue) -> None:
+        self.issues.append(issue)
+
+    def error(self, file: str, line: int | None, field_name: str, reason: str) -> None:
+        self.issues.append(Issue(file, line, field_name, reason, ERROR))
+
+    def warning(self, file: str, line: int | None, field_name: str, reason: str) -> None:
+        self.issues.append(Issue(file, line, field_name, reason, WARNING))
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == WARNING]
+
+    @property
+    def changed(self) -> int:
+        return sum(c.created + c.updated for c in self.counts.values())
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def decoded_lines(path: Path) -> Iterator[str]:
+    """Yield a file's lines as text, strictly UTF-8 (BOM tolerated), naming the line of a bad byte."""
+    name = path.name
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadFile(
+                    Issue(name, number, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                                             f"{exc.start + 1}); save the file as UTF-8")
+                ) from exc
+
+
+def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line_number, cells)`` for each CSV record; the line is where the record starts."""
+    if not path.exists():
+        raise BadFile(Issue(str(path), None, "", "file not found"))
+    if path.is_dir():
+        raise BadFile(Issue(str(path), None, "", "is a directory, not a file"))
+    reader = csv.reader(decoded_lines(path), strict=True)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise BadFile(Issue(path.name, reader.line_num, "", f"malformed CSV ({exc}); is the file truncated?")) from exc
+
+
+class DictRows:
+    """CSV rows as dicts keyed by a required header, validated up front."""
+
+    def __init__(self, path: Path, *, required: Sequence[str]) -> None:
+        self.path = path
+        self.rows = csv_rows(path)
+        try:
+            line, header = next(self.rows)
+        except StopIteration:
+            raise BadFile(Issue(path.name, None, "", "the file is empty")) from None
+        self.header = [h.strip() for h in header]
+        missing = [name for name in required if name not in self.header]
+        if missing:
+            raise BadFile(
+                Issue(path.name, line, "header", f"missing column(s) {', '.join(missing)}; found "
+                      f"{', '.join(self.header) or 'nothing'} — is this the right file?")
+            )
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        width = len(self.header)
+        for line, cells in self.rows:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != width:
+                raise BadFile(Issue(self.path.name, line, "", f"expected {width} columns, found {len(cells)}"))
+            # With repeated header names (LGD's "State Name" twice) the first occurrence wins; callers
+            # that need the second use ``cells`` positions via ``column_index``.
+            yield line, {name: cells[i] for i, name in reversed(list(enumerate(self.header)))}
+
+    def column_index(self, name: str, occurrence: int = 1) -> int:
+        seen = 0
+        for i, h in enumerate(self.header):
+            if h == name:
+                seen += 1
+                if seen == occurrence:
+                    return i
+        raise KeyError(name)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+M = TypeVar("M", bound=models.Model)
+
+
+class Upserter(Generic[M]):
+    """Idempotent bulk writes keyed by a natural key.
+
+    Loads the existing rows' keys and compared fields once, then buffers creates and updates and
+    flushes them in batches. A row whose fields all equal what is stored is counted as unchanged and
+    not written, so a second run of the same import changes nothing.
+    """
+
+    batch_size = 1000
+
+    def __init__(
+        self,
+        model: type[M],
+        *,
+        key: Callable[[M], Any],
+        fields: Sequence[str],
+        counts: Counts,
+        queryset: models.QuerySet[M] | None = None,
+    ) -> None:
+        self.model = model
+        self.key = key
+        self.fields = list(fields)
+        self.counts = counts
+        self.existing: dict[Any, M] = {key(obj): obj for obj in (queryset or model._default_manager.all())}
+        self.to_create: list[M] = []
+        self.to_update: list[M] = []
+
+    def get(self, key: Any) -> M | None:
+        return self.existing.get(key)
+
+    def put(self, obj: M) -> M:
+        """Create or update ``obj`` (a fresh instance with the fields set); returns the stored instance."""
+        k = self.key(obj)
+        current = self.existing.get(k)
+        if current is None:
+            self.existing[k] = obj
+            self.to_create.append(obj)
+            self.counts.created += 1
+            if len(self.to_create) >= self.batch_size:
+                self.flush()
+            return obj
+        if current.pk is None:  # created earlier in this run, not yet flushed
+            for name in self.fields:
+                setattr(current, name, getattr(obj, name))
+            return current
+        changed = [n for n in self.fields if getattr(current, n) != getattr(obj, n)]
+        if changed:
+            for name in self.fields:
+                setattr(current, name, getattr(obj, name))
+            self.to_update.append(current)
+            self.counts.updated += 1
+            if len(self.to_update) >= self.batch_size:
+                self.flush()
+        else:
+            self.counts.unchanged += 1
+        return current
+
+    def flush(self) -> None:
+        if self.to_create:
+            self.model._default_manager.bulk_create(self.to_create, batch_size=self.batch_size)
+            self.to_create = []
+        if self.to_update:
+            self.model._default_manager.bulk_update(self.to_update, self.fields, batch_size=self.batch_size)
+            self.to_update = []
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+Progress = Callable[[str, int | None], Callable[[int], None]]
+"""``progress(description, total)`` returns an ``advance(n)`` callback (a rich progress bar in the CLI)."""
+
+
+def no_progress(description: str, total: int | None) -> Callable[[int], None]:
+    return lambda n: None
+
+
+class Importer:
+    """One kind of import. Subclasses set ``kind``/``help`` and implement :meth:`run`."""
+
+    kind: ClassVar[str]
+    help: ClassVar[str]
+    many_files: ClassVar[bool] = False
+
+    def __init__(self, report: ImportReport, progress: Progress = no_progress, **options: Any) -> None:
+        self.report = report
+        self.progress = progress
+        self.options = options
+
+    @classmethod
+    def add_arguments(cls, parser: Any) -> None:  # argparse parser
+        """Extra command-line options of this kind."""
+
+    def run(self, paths: Iterable[Path]) -> None:
+        raise NotImplementedError
+
+
+def run_import(importer_class: type[Importer], paths: Sequence[Path], *, progress: Progress = no_progress,
+               dry_run: bool = False, **options: Any) -> ImportReport:
+    """Run one import in one transaction; any error (or ``dry_run``) rolls everything back."""
+    report = ImportReport(kind=importer_class.kind, files=[str(p) for p in paths])
+    importer = importer_class(report, progress, **options)
+    try:
+        with transaction.atomic():
+            try:
+                importer.run(paths)
+            except BadFile as exc:
+                report.add(exc.issue)
+            if report.errors or dry_run:
+                raise ImportFailed(report)
+    except ImportFailed:
+        return report
+    report.committed = True
+    return report

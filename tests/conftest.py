@@ -1,0 +1,28 @@
+"""Test-wide fixtures: real data location, an immediate task queue, no network but loopback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+
+@pytest.fixture(autouse=True)
+def _huey_immediate():
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """``../shared/data`` (or SAMPARK_DATA_DIR). Missing data skips locally but fails under CI=true."""
+    path = Path(settings.SAMPARK_DATA_DIR)
+    if not (path / "SOURCES.md").exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"real data not found at {path}; CI must run the real-data tests")
+        pytest.skip(f"real data not found at {path} (set SAMPARK_DATA_DIR)")
+    return path
