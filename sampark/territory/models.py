@@ -41,6 +41,9 @@ class Reservation(models.TextChoices):
     GENERAL = "", _("General")
     SC = "SC", _("Scheduled Caste")
     ST = "ST", _("Scheduled Tribe")
+    # Sikkim's seats reserved for Bhutia-Lepcha and for the Sangha (monasteries).
+    BL = "BL", _("Bhutia-Lepcha")
+    SANGHA = "SANGHA", _("Sangha")
 
 
 class State(Named):
@@ -89,7 +92,7 @@ class District(Named):
 class ParliamentaryConstituency(Named):
     state = models.ForeignKey(State, on_delete=models.PROTECT, related_name="pcs")
     number = models.PositiveSmallIntegerField(_("number"))
-    reservation = models.CharField(_("reservation"), max_length=4, choices=Reservation.choices, blank=True)
+    reservation = models.CharField(_("reservation"), max_length=8, choices=Reservation.choices, blank=True)
 
     class Meta:
         ordering = ["state", "number"]
@@ -109,7 +112,7 @@ class AssemblyConstituency(Named):
         verbose_name=_("parliamentary constituency"),
     )
     number = models.PositiveSmallIntegerField(_("number"))
-    reservation = models.CharField(_("reservation"), max_length=4, choices=Reservation.choices, blank=True)
+    reservation = models.CharField(_("reservation"), max_length=8, choices=Reservation.choices, blank=True)
     geometry = models.OneToOneField(Geometry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

@@ -135,7 +135,15 @@ class DictRows:
             line, header = next(self.rows)
         except StopIteration:
             raise BadFile(Issue(path.name, None, "", "the file is empty")) from None
-        self.header = [h.strip() for h in header]
+        # Repeated names (LGD's two "State Name" columns: English, then local) become "Name #2".
+        self.header = []
+        for h in header:
+            name = h.strip()
+            n = 2
+            while name in self.header:
+                name = f"{h.strip()} #{n}"
+                n += 1
+            self.header.append(name)
         missing = [name for name in required if name not in self.header]
         if missing:
             raise BadFile(
@@ -150,18 +158,7 @@ class DictRows:
                 continue
             if len(cells) != width:
                 raise BadFile(Issue(self.path.name, line, "", f"expected {width} columns, found {len(cells)}"))
-            # With repeated header names (LGD's "State Name" twice) the first occurrence wins; callers
-            # that need the second use ``cells`` positions via ``column_index``.
-            yield line, {name: cells[i] for i, name in reversed(list(enumerate(self.header)))}
-
-    def column_index(self, name: str, occurrence: int = 1) -> int:
-        seen = 0
-        for i, h in enumerate(self.header):
-            if h == name:
-                seen += 1
-                if seen == occurrence:
-                    return i
-        raise KeyError(name)
+            yield line, dict(zip(self.header, cells, strict=True))
 
 
 # --- writing ------------------------------------------------------------------------------------

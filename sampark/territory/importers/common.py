@@ -1,0 +1,84 @@
+"""Helpers shared by the territory importers: resolving a state, matching names, parsing codes."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import TypeVar
+
+from sampark.core.text import clean, latin_key, name_key
+from sampark.territory.models import State
+
+from .base import BadFile, Issue
+
+T = TypeVar("T")
+
+
+def display_name(value: str) -> str:
+    """Official lists shout (``PASHCHIM CHAMPARAN``); show them in title case, keep mixed case as given."""
+    text = clean(value)
+    if text.isupper():
+        return " ".join(w.capitalize() if w.isalpha() else w.title() for w in text.split(" "))
+    return text
+
+
+def parse_code(value: str) -> int | None:
+    """An official numeric code; ``""``/``"0"``/``"00000"`` mean absent."""
+    text = clean(value)
+    if not text or not text.isdigit() or int(text) == 0:
+        return None
+    return int(text)
+
+
+def state_matches(spec: str, *, lgd_code: str = "", name: str = "", eci_code: str = "") -> bool:
+    """Does a ``--state`` value (LGD code, ECI code like S04, or name) name this row's state?"""
+    spec = clean(spec)
+    if spec.isdigit():
+        return clean(lgd_code) == spec
+    if eci_code and spec.upper() == clean(eci_code).upper():
+        return True
+    return bool(name) and name_key(spec) == name_key(name)
+
+
+def resolve_state(spec: str | None) -> State:
+    """The state a ``--state`` option names; without one, the only state in the database."""
+    if spec:
+        text = clean(spec)
+        for state in State.objects.all():
+            if state_matches(text, lgd_code=str(state.lgd_code), name=state.name_en, eci_code=state.eci_code):
+                return state
+            if state.name_hi and clean(state.name_hi) == text:
+                return state
+        raise BadFile(Issue("--state", None, "state", f"no state {spec!r} in the database; import lgd-states first"))
+    states = list(State.objects.all()[:2])
+    if len(states) == 1:
+        return states[0]
+    reason = "no state in the database; import lgd-states first" if not states else (
+        "several states in the database; say which with --state (LGD code, ECI code or name)"
+    )
+    raise BadFile(Issue("--state", None, "state", reason))
+
+
+def best_name_match(name: str, candidates: Iterable[tuple[str, T]], *, cutoff: float = 0.82) -> T | None:
+    """The candidate whose name matches ``name``: equal loose keys first, else one clear fuzzy winner.
+
+    ``candidates`` are ``(name, value)`` pairs; names may be in either script. Returns ``None`` when
+    nothing is close enough or two candidates tie, so a guess is never made.
+    """
+    key = name_key(name)
+    pool = list(candidates)
+    exact = {id(v): v for n, v in pool if n and name_key(n) == key}
+    if len(exact) == 1:
+        return next(iter(exact.values()))
+    if len(exact) > 1:
+        return None
+    target = latin_key(name)
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, target, latin_key(n)).ratio(), i) for i, (n, _v) in enumerate(pool) if n),
+        reverse=True,
+    )
+    if not scored or scored[0][0] < cutoff:
+        return None
+    if len(scored) > 1 and scored[1][0] >= scored[0][0] - 0.03 and pool[scored[1][1]][1] is not pool[scored[0][1]][1]:
+        return None
+    return pool[scored[0][1]][1]
