@@ -26,3 +26,12 @@ def data_dir() -> Path:
             pytest.fail(f"real data not found at {path}; CI must run the real-data tests")
         pytest.skip(f"real data not found at {path} (set SAMPARK_DATA_DIR)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Pages call ``{% static %}``; the manifest storage used when DEBUG is off needs collectstatic first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

@@ -192,6 +192,7 @@ class Upserter(Generic[M]):
         self.existing: dict[Any, M] = {key(obj): obj for obj in (queryset or model._default_manager.all())}
         self.to_create: list[M] = []
         self.to_update: list[M] = []
+        self.seen: set[Any] = set()
 
     def get(self, key: Any) -> M | None:
         return self.existing.get(key)
@@ -200,6 +201,9 @@ class Upserter(Generic[M]):
         """Create or update ``obj`` (a fresh instance with the fields set); returns the stored instance."""
         k = self.key(obj)
         current = self.existing.get(k)
+        if k in self.seen:  # repeated on many rows of this run (a PC on each of its ACs): first wins
+            return current  # type: ignore[return-value]
+        self.seen.add(k)
         if current is None:
             self.existing[k] = obj
             self.to_create.append(obj)
@@ -207,10 +211,6 @@ class Upserter(Generic[M]):
             if len(self.to_create) >= self.batch_size:
                 self.flush()
             return obj
-        if current.pk is None:  # created earlier in this run, not yet flushed
-            for name in self.fields:
-                setattr(current, name, getattr(obj, name))
-            return current
         changed = [n for n in self.fields if getattr(current, n) != getattr(obj, n)]
         if changed:
             for name in self.fields:

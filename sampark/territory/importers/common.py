@@ -50,12 +50,14 @@ def resolve_state(spec: str | None) -> State:
             if state.name_hi and clean(state.name_hi) == text:
                 return state
         raise BadFile(Issue("--state", None, "state", f"no state {spec!r} in the database; import lgd-states first"))
+    # All-India LGD files bring every state; the one being organised is the one with districts.
     states = list(State.objects.all()[:2])
+    if len(states) > 1:
+        states = list(State.objects.filter(districts__isnull=False).distinct()[:2])
     if len(states) == 1:
         return states[0]
-    reason = "no state in the database; import lgd-states first" if not states else (
-        "several states in the database; say which with --state (LGD code, ECI code or name)"
-    )
+    reason = "no state with districts in the database; import lgd-states and lgd-districts first" if not states \
+        else "several states have districts; say which with --state (LGD code, ECI code or name)"
     raise BadFile(Issue("--state", None, "state", reason))
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from .base import Importer
+from .boundaries import Boundaries
 from .crosswalk import DistrictCrosswalk
 from .eci import EciConstituencies
 from .lgd import LgdBlocks, LgdDistricts, LgdStates
+from .panchayats import PanchayatMapping
 
 IMPORTERS: dict[str, type[Importer]] = {
     cls.kind: cls
-    for cls in (LgdStates, LgdDistricts, LgdBlocks, EciConstituencies, DistrictCrosswalk)
+    for cls in (
+        LgdStates, LgdDistricts, LgdBlocks, EciConstituencies, DistrictCrosswalk, PanchayatMapping, Boundaries,
+    )
 }

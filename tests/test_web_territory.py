@@ -1,0 +1,507 @@
+"""The territory browser: login wall, the walk down to a booth in Hindi and English, counts, search, queries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from sampark.territory.models import (
+    AssemblyConstituency,
+    Block,
+    Booth,
+    CoordinateQuality,
+    District,
+    Panchayat,
+    ParliamentaryConstituency,
+    State,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass
+class Tree:
+    """A small Bihar: two districts, three ACs, three blocks (one without an LGD code), four panchayats.
+
+    Booths (main / auxiliary):
+      AC 1 Valmiki Nagar (Pashchim Champaran): 1-1, 1-2, 1-2A (aux), 1-3 in Bagaha-1; 1-4 in no block.
+      AC 2 Ramnagar (SC, Pashchim Champaran): 2-1, 2-1A (aux), 2-2 in Ramnagar block / Dhumatand.
+      AC 181 Patna Sahib (Patna): 181-1, 181-2, 181-2A (aux) in Patna Sadar / Sabalpur.
+    """
+
+    state: State
+    champaran: District
+    patna: District
+    valmiki_nagar: AssemblyConstituency
+    ramnagar: AssemblyConstituency
+    patna_sahib: AssemblyConstituency
+    bagaha: Block
+    ramnagar_block: Block
+    patna_sadar: Block
+    harnatand: Panchayat
+    naurangia: Panchayat
+    dhumatand: Panchayat
+    sabalpur: Panchayat
+    booth: Booth  # 1-2: Harnatand, with coordinates and facilities
+
+
+def build_bihar() -> Tree:
+    state = State.objects.create(lgd_code=10, name_en="Bihar", name_hi="बिहार", eci_code="S04")
+    champaran = District.objects.create(
+        state=state, lgd_code=231, name_en="Pashchim Champaran", name_hi="पश्चिम चंपारण", ceo_number=1
+    )
+    patna = District.objects.create(state=state, lgd_code=230, name_en="Patna", name_hi="पटना", ceo_number=28)
+    pc = ParliamentaryConstituency.objects.create(state=state, number=1, name_en="Valmiki Nagar", name_hi="वाल्मीकि नगर")
+    valmiki_nagar = AssemblyConstituency.objects.create(
+        state=state, district=champaran, pc=pc, number=1, name_en="Valmiki Nagar", name_hi="वाल्मीकि नगर"
+    )
+    ramnagar = AssemblyConstituency.objects.create(
+        state=state, district=champaran, pc=pc, number=2, name_en="Ramnagar", name_hi="रामनगर", reservation="SC"
+    )
+    patna_sahib = AssemblyConstituency.objects.create(
+        state=state, district=patna, number=181, name_en="Patna Sahib", name_hi="पटना साहिब"
+    )
+    bagaha = Block.objects.create(district=champaran, lgd_code=1001, name_en="Bagaha-1", name_hi="बगहा-1")
+    ramnagar_block = Block.objects.create(district=champaran, lgd_code=None, name_en="Ramnagar", name_hi="रामनगर")
+    patna_sadar = Block.objects.create(district=patna, lgd_code=1010, name_en="Patna Sadar", name_hi="पटना सदर")
+    harnatand = Panchayat.objects.create(
+        district=champaran, block=bagaha, lgd_code=5001, name_en="Harnatand", name_hi="हरनाटांड़"
+    )
+    naurangia = Panchayat.objects.create(district=champaran, block=bagaha, name_en="Naurangia", name_hi="नौरंगिया")
+    dhumatand = Panchayat.objects.create(
+        district=champaran, block=ramnagar_block, name_en="Dhumatand", name_hi="धुमटांड़"
+    )
+    sabalpur = Panchayat.objects.create(district=patna, block=patna_sadar, name_en="Sabalpur", name_hi="सबलपुर")
+
+    def booth(ac, number, suffix="", *, block=None, panchayat=None, name="", name_hi="", **extra):
+        return Booth.objects.create(
+            state=state,
+            district=ac.district,
+            ac=ac,
+            block=block,
+            panchayat=panchayat,
+            number=number,
+            suffix=suffix,
+            code=Booth.make_code(ac.number, number, suffix),
+            kind=Booth.Kind.AUXILIARY if suffix else Booth.Kind.MAIN,
+            name=name or f"Primary School {ac.number}-{number}{suffix}",
+            name_hi=name_hi or f"प्राथमिक विद्यालय {ac.number}-{number}{suffix}",
+            **extra,
+        )
+
+    booth(valmiki_nagar, 1, block=bagaha, panchayat=harnatand, name="Middle School Harnatand",
+          name_hi="मध्य विद्यालय हरनाटांड़")  # fmt: skip
+    detailed = booth(
+        valmiki_nagar, 2, block=bagaha, panchayat=harnatand, name="Panchayat Bhawan Harnatand",
+        name_hi="पंचायत भवन हरनाटांड़", latitude=Decimal("27.153210"), longitude=Decimal("84.082100"),
+        coordinate_quality=CoordinateQuality.DMS, coordinate_raw="27°09'11.6\"N 84°04'55.6\"E",
+        electricity=True, toilet=False, ramp=None, elector_from=1, elector_to=1234,
+        source="Bihar/AC001.csv:3",
+    )  # fmt: skip
+    booth(valmiki_nagar, 2, "A", block=bagaha, panchayat=harnatand, name="Panchayat Bhawan Harnatand (Aux)",
+          name_hi="पंचायत भवन हरनाटांड़ (सहायक)")  # fmt: skip
+    booth(valmiki_nagar, 3, block=bagaha, panchayat=naurangia, name="Kanya Vidyalaya Naurangia",
+          name_hi="कन्या विद्यालय नौरंगिया")  # fmt: skip
+    booth(valmiki_nagar, 4, name="Community Hall Valmiki Nagar", name_hi="सामुदायिक भवन वाल्मीकि नगर")
+    booth(ramnagar, 1, block=ramnagar_block, panchayat=dhumatand)
+    booth(ramnagar, 1, "A", block=ramnagar_block, panchayat=dhumatand)
+    booth(ramnagar, 2, block=ramnagar_block, panchayat=dhumatand)
+    booth(patna_sahib, 1, block=patna_sadar, panchayat=sabalpur)
+    booth(patna_sahib, 2, block=patna_sadar, panchayat=sabalpur)
+    booth(patna_sahib, 2, "A", block=patna_sadar, panchayat=sabalpur)
+    return Tree(
+        state=state,
+        champaran=champaran,
+        patna=patna,
+        valmiki_nagar=valmiki_nagar,
+        ramnagar=ramnagar,
+        patna_sahib=patna_sahib,
+        bagaha=bagaha,
+        ramnagar_block=ramnagar_block,
+        patna_sadar=patna_sadar,
+        harnatand=harnatand,
+        naurangia=naurangia,
+        dhumatand=dhumatand,
+        sabalpur=sabalpur,
+        booth=detailed,
+    )
+
+
+@pytest.fixture
+def bihar() -> Tree:
+    return build_bihar()
+
+
+@pytest.fixture
+def member(client: Client) -> Client:
+    """A logged-in, non-staff user (the browser is for everyone with an account)."""
+    user = get_user_model().objects.create_user("volunteer", password="a long enough passphrase")
+    client.force_login(user)
+    return client
+
+
+def text(response) -> str:
+    """The page as a reader sees it: tags dropped, whitespace collapsed."""
+    html = response.content.decode()
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+def row(response, attribute: str, value: object) -> str:
+    """The text of the table row marked ``data-<attribute>="<value>"``."""
+    html = response.content.decode()
+    match = re.search(rf'<tr[^>]*data-{attribute}="{value}"[^>]*>(.*?)</tr>', html, flags=re.S)
+    assert match, f"no row data-{attribute}={value}"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).strip()
+
+
+def booth_codes(response) -> list[str]:
+    return re.findall(r'<tr data-booth="([^"]+)"', response.content.decode())
+
+
+def urls(tree: Tree) -> list[str]:
+    return [
+        reverse("territory:home"),
+        reverse("territory:state", args=[10]),
+        reverse("territory:district", args=[231]),
+        reverse("territory:ac", args=[10, 1]),
+        reverse("territory:block", args=[tree.bagaha.pk]),
+        reverse("territory:block-lgd", args=[1001]),
+        reverse("territory:panchayat", args=[tree.harnatand.pk]),
+        reverse("territory:panchayat-lgd", args=[5001]),
+        reverse("territory:booth", args=[10, "1-2"]),
+    ]
+
+
+# --- the login wall ---------------------------------------------------------------------------------
+
+
+def test_it_sends_anonymous_visitors_to_login_from_every_browser_page(client, bihar):
+    for url in urls(bihar):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"] == f"{reverse('login')}?next={url}", url
+
+
+def test_it_shows_the_login_form_in_hindi_and_logs_in(client, bihar):
+    page = client.get(reverse("login"))
+    assert page.status_code == 200
+    assert '<html lang="hi">' in page.content.decode()
+    assert "लॉग इन करें" in text(page)
+    assert "उपयोगकर्ता नाम" in text(page)
+    assert "पासवर्ड" in text(page)
+
+    get_user_model().objects.create_user("volunteer", password="a long enough passphrase")
+    wrong = client.post(reverse("login"), {"username": "volunteer", "password": "wrong"})
+    assert "उपयोगकर्ता नाम या पासवर्ड सही नहीं है" in text(wrong)
+
+    right = client.post(reverse("login"), {"username": "volunteer", "password": "a long enough passphrase"})
+    assert right.status_code == 302
+    assert client.get(right["Location"], follow=True).status_code == 200
+
+
+def test_it_logs_out_with_a_post_from_the_navbar(member, bihar):
+    page = member.get(reverse("territory:state", args=[10]))
+    assert f'action="{reverse("logout")}" method="post"' in page.content.decode()
+    member.post(reverse("logout"))
+    assert member.get(reverse("territory:state", args=[10])).status_code == 302
+
+
+# --- the walk, in Hindi (the default) -------------------------------------------------------------------
+
+
+def test_it_opens_the_only_state_with_booths_straight_away(member, bihar):
+    State.objects.create(lgd_code=9, name_en="Uttar Pradesh", name_hi="उत्तर प्रदेश")  # no booths yet
+    response = member.get(reverse("territory:home"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("territory:state", args=[10])
+
+
+def test_it_lists_the_states_when_more_than_one_has_booths(member, bihar):
+    up = State.objects.create(lgd_code=9, name_en="Uttar Pradesh", name_hi="उत्तर प्रदेश")
+    lucknow = District.objects.create(state=up, lgd_code=162, name_en="Lucknow", name_hi="लखनऊ")
+    ac = AssemblyConstituency.objects.create(state=up, district=lucknow, number=170, name_en="Lucknow West")
+    Booth.objects.create(state=up, district=lucknow, ac=ac, number=1, code="170-1", name="School")
+
+    response = member.get(reverse("territory:home"))
+    assert response.status_code == 200
+    page = text(response)
+    assert "राज्य" in page
+    assert "बिहार" in page and "उत्तर प्रदेश" in page
+    assert "कुल 3 4 9 3 12" in page  # districts, ACs, main, auxiliary, all booths
+
+
+def test_it_counts_every_level_of_the_state_in_hindi(member, bihar):
+    response = member.get(reverse("territory:state", args=[10]))
+    assert response.status_code == 200
+    page = text(response)
+    assert response.content.decode().startswith("<!doctype html>")
+    assert '<html lang="hi">' in response.content.decode()
+    assert "बिहार" in page and "जिले" in page
+    assert "विधानसभा क्षेत्र" in page and "प्रखंड" in page and "पंचायतें" in page
+    assert "मुख्य बूथ" in page and "सहायक बूथ" in page
+    # ACs, blocks, panchayats, main, auxiliary, all booths
+    assert row(response, "district", 231) == "पश्चिम चंपारण 2 2 3 6 2 8"
+    assert row(response, "district", 230) == "पटना 1 1 1 2 1 3"
+    assert row(response, "district", "total") == "कुल (2 जिले) 3 3 4 8 3 11"
+    # Rows follow the names the reader sees: पटना before पश्चिम चंपारण (ट before श) in Hindi.
+    assert page.index("पटना") < page.index("पश्चिम चंपारण")
+
+
+def test_it_walks_from_state_to_district_to_ac_to_booth_in_hindi(member, bihar):
+    state = member.get(reverse("territory:state", args=[10]))
+    district_url = reverse("territory:district", args=[231])
+    assert f'href="{district_url}"' in state.content.decode()
+
+    district = member.get(district_url)
+    page = text(district)
+    assert text_breadcrumbs(district) == "बिहार › पश्चिम चंपारण"
+    assert row(district, "ac", 1) == "1 वाल्मीकि नगर 4 1 5"
+    assert row(district, "ac", 2) == "2 रामनगर अनुसूचित जाति 2 1 3"
+    assert row(district, "ac", "total") == "कुल 6 2 8"
+    assert row(district, "block", bihar.bagaha.pk) == "बगहा-1 2 3 1 4"
+    assert row(district, "block", bihar.ramnagar_block.pk) == "रामनगर 1 2 1 3"
+    assert row(district, "block", "none") == "प्रखंड से अभी न जुड़े बूथ – 1 0 1"
+    assert row(district, "block", "total") == "कुल 3 6 2 8"
+    assert "विधानसभा क्षेत्र" in page
+    ac_url = reverse("territory:ac", args=[10, 1])
+    assert f'href="{ac_url}"' in district.content.decode()
+
+    ac = member.get(ac_url)
+    assert text_breadcrumbs(ac) == "बिहार › पश्चिम चंपारण › 1-वाल्मीकि नगर"
+    assert booth_codes(ac) == ["1-1", "1-2", "1-2A", "1-3", "1-4"]
+    assert "5 बूथ" in text(ac)
+    assert "पंचायत भवन हरनाटांड़" in text(ac)
+    booth_url = reverse("territory:booth", args=[10, "1-2"])
+    assert f'href="{booth_url}"' in ac.content.decode()
+
+    booth = member.get(booth_url)
+    assert text_breadcrumbs(booth) == "बिहार › पश्चिम चंपारण › 1-वाल्मीकि नगर › 1-2"
+    page = text(booth)
+    assert "मतदान केंद्र" in page
+    assert "पंचायत भवन हरनाटांड़" in page and "Panchayat Bhawan Harnatand" in page
+    assert "डिग्री-मिनट-सेकंड से बदला गया" in page  # coordinate quality in words
+    assert "27.153210, 84.082100" in page
+    assert "1 से 1,234 तक" in page
+    assert "Bihar/AC001.csv:3" in page
+
+
+def test_it_walks_from_block_to_panchayat_to_booth_in_hindi(member, bihar):
+    district = member.get(reverse("territory:district", args=[231]))
+    block_url = reverse("territory:block", args=[bihar.bagaha.pk])
+    assert f'href="{block_url}"' in district.content.decode()
+
+    block = member.get(block_url)
+    assert text_breadcrumbs(block) == "बिहार › पश्चिम चंपारण › बगहा-1"
+    assert row(block, "panchayat", bihar.harnatand.pk) == "हरनाटांड़ ग्राम पंचायत 2 1 3"
+    assert row(block, "panchayat", bihar.naurangia.pk) == "नौरंगिया ग्राम पंचायत 1 0 1"
+    assert row(block, "panchayat", "total") == "कुल (2 पंचायतें) 3 1 4"
+    panchayat_url = reverse("territory:panchayat", args=[bihar.harnatand.pk])
+    assert f'href="{panchayat_url}"' in block.content.decode()
+
+    panchayat = member.get(panchayat_url)
+    assert text_breadcrumbs(panchayat) == "बिहार › पश्चिम चंपारण › बगहा-1 › हरनाटांड़"
+    assert booth_codes(panchayat) == ["1-1", "1-2", "1-2A"]
+    assert "1-वाल्मीकि नगर" in text(panchayat)
+    booth = member.get(reverse("territory:booth", args=[10, "1-2A"]))
+    page = text(booth)
+    assert "सहायक" in page
+    assert "हरनाटांड़" in page and "बगहा-1" in page
+
+
+def test_it_opens_blocks_without_an_lgd_code_and_redirects_lgd_codes(member, bihar):
+    assert bihar.ramnagar_block.lgd_code is None
+    assert member.get(reverse("territory:block", args=[bihar.ramnagar_block.pk])).status_code == 200
+    by_code = member.get(reverse("territory:block-lgd", args=[1001]))
+    assert by_code["Location"] == reverse("territory:block", args=[bihar.bagaha.pk])
+    by_code = member.get(reverse("territory:panchayat-lgd", args=[5001]))
+    assert by_code["Location"] == reverse("territory:panchayat", args=[bihar.harnatand.pk])
+
+
+def test_it_shows_not_found_for_unknown_codes(member, bihar):
+    for url in (
+        reverse("territory:state", args=[99]),
+        reverse("territory:district", args=[999]),
+        reverse("territory:ac", args=[10, 243]),
+        reverse("territory:block", args=[999999]),
+        reverse("territory:block-lgd", args=[424242]),
+        reverse("territory:panchayat", args=[999999]),
+        reverse("territory:booth", args=[10, "1-99"]),
+        reverse("territory:booth", args=[9, "1-2"]),
+    ):
+        assert member.get(url).status_code == 404, url
+
+
+def text_breadcrumbs(response) -> str:
+    html = response.content.decode()
+    match = re.search(r'<ol class="breadcrumb">(.*?)</ol>', html, flags=re.S)
+    assert match, "no breadcrumbs"
+    items = re.findall(r"<li[^>]*>(.*?)</li>", match.group(1), flags=re.S)
+    return " › ".join(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", item)).strip() for item in items)
+
+
+# --- English after the switch -------------------------------------------------------------------------
+
+
+def test_it_switches_to_english_and_back(member, bihar):
+    state_url = reverse("territory:state", args=[10])
+    switched = member.post(reverse("set_language"), {"language": "en", "next": state_url})
+    assert switched.status_code == 302 and switched["Location"] == state_url
+
+    state = member.get(state_url)
+    assert '<html lang="en">' in state.content.decode()
+    page = text(state)
+    assert "Bihar" in page and "Districts" in page and "Auxiliary booths" in page
+    assert row(state, "district", 231) == "Pashchim Champaran 2 2 3 6 2 8"
+    assert row(state, "district", "total") == "Total (2 districts) 3 3 4 8 3 11"
+    assert page.index("Pashchim Champaran") < page.index("Patna")  # English order in English
+
+    district = member.get(reverse("territory:district", args=[231]))
+    assert text_breadcrumbs(district) == "Bihar › Pashchim Champaran"
+    assert row(district, "ac", 2) == "2 Ramnagar Scheduled Caste 2 1 3"
+    assert row(district, "block", "none") == "Booths not yet placed in a block – 1 0 1"
+
+    ac = member.get(reverse("territory:ac", args=[10, 1]))
+    assert text_breadcrumbs(ac) == "Bihar › Pashchim Champaran › 1-Valmiki Nagar"
+    assert "Panchayat Bhawan Harnatand" in text(ac)
+    assert "5 booths" in text(ac)
+
+    block = member.get(reverse("territory:block", args=[bihar.bagaha.pk]))
+    assert row(block, "panchayat", bihar.harnatand.pk) == "Harnatand Gram panchayat 2 1 3"
+    panchayat = member.get(reverse("territory:panchayat", args=[bihar.harnatand.pk]))
+    assert text_breadcrumbs(panchayat) == "Bihar › Pashchim Champaran › Bagaha-1 › Harnatand"
+
+    booth = member.get(reverse("territory:booth", args=[10, "1-2"]))
+    page = text(booth)
+    assert "Converted from degrees-minutes-seconds" in page
+    assert "from 1 to 1,234" in page
+    assert "Electricity Yes Toilet No Ramp Not known" in page
+
+    member.post(reverse("set_language"), {"language": "hi", "next": state_url})
+    assert '<html lang="hi">' in member.get(state_url).content.decode()
+
+
+# --- search -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "codes"),
+    [
+        ("2", ["1-2", "1-2A"]),
+        ("2A", ["1-2A"]),
+        ("1-2", ["1-2", "1-2A"]),
+        ("1-2a", ["1-2A"]),
+        ("2-2", []),  # booth 2 of another AC
+        ("harnatand", ["1-1", "1-2", "1-2A"]),
+        ("हरनाटांड़", ["1-1", "1-2", "1-2A"]),
+        ("भवन हरनाटांड़", ["1-2", "1-2A"]),
+        ("naurangia kanya", ["1-3"]),
+        ("nowhere", []),
+    ],
+)
+def test_it_searches_an_acs_booths_by_code_and_by_name_with_htmx(member, bihar, query, codes):
+    url = reverse("territory:ac", args=[10, 1])
+    partial = member.get(url, {"q": query}, headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    html = partial.content.decode()
+    assert html.lstrip().startswith('<div id="booth-results">')
+    assert "<html" not in html and "breadcrumb" not in html
+    assert booth_codes(partial) == codes
+    assert "HX-Request" in partial["Vary"]
+
+    full = member.get(url, {"q": query})  # the same search without JavaScript
+    assert "<html" in full.content.decode()
+    assert booth_codes(full) == codes
+
+
+def test_it_paginates_an_acs_booths(member, bihar):
+    ac = bihar.patna_sahib
+    Booth.objects.bulk_create(
+        Booth(state=bihar.state, district=bihar.patna, ac=ac, number=n, code=f"181-{n}", name=f"School {n}")
+        for n in range(3, 121)
+    )
+    url = reverse("territory:ac", args=[10, 181])
+    first = member.get(url)
+    assert len(booth_codes(first)) == 50
+    assert "पृष्ठ 1 / 3" in text(first)
+    last = member.get(url, {"page": 3})
+    assert booth_codes(last)[-1] == "181-120"
+    assert "121 बूथ" in text(first)
+
+
+# --- counts stay cheap ---------------------------------------------------------------------------------
+
+
+def grow(tree: Tree, districts: int, booths_per_district: int) -> None:
+    """More districts, ACs, blocks, panchayats and booths: page queries must not grow with them."""
+    for i in range(districts):
+        district = District.objects.create(state=tree.state, lgd_code=300 + i, name_en=f"District {i}")
+        ac = AssemblyConstituency.objects.create(state=tree.state, district=district, number=200 + i, name_en="AC")
+        block = Block.objects.create(district=district, name_en=f"Block {i}")
+        panchayats = [
+            Panchayat.objects.create(district=district, block=block, name_en=f"P{i}-{j}") for j in range(3)
+        ]
+        Booth.objects.bulk_create(
+            Booth(
+                state=tree.state,
+                district=district,
+                ac=ac,
+                block=block,
+                panchayat=panchayats[n % 3],
+                number=n,
+                code=f"{ac.number}-{n}",
+                name=f"School {n}",
+            )
+            for n in range(1, booths_per_district + 1)
+        )
+
+
+def page_urls(tree: Tree) -> dict[str, str]:
+    return {
+        "state": reverse("territory:state", args=[10]),
+        "district": reverse("territory:district", args=[231]),
+        "ac": reverse("territory:ac", args=[10, 1]),
+        "ac search": reverse("territory:ac", args=[10, 1]) + "?q=harnatand",
+        "block": reverse("territory:block", args=[tree.bagaha.pk]),
+        "panchayat": reverse("territory:panchayat", args=[tree.harnatand.pk]),
+        "booth": reverse("territory:booth", args=[10, "1-2"]),
+    }
+
+
+# Session + user, then the page's own queries (documented in the report and the views).
+MAX_QUERIES = {"state": 8, "district": 8, "ac": 7, "ac search": 7, "block": 6, "panchayat": 7, "booth": 3}
+
+
+@pytest.mark.parametrize("page", list(MAX_QUERIES))
+def test_it_answers_each_page_in_a_fixed_number_of_queries(member, bihar, django_assert_max_num_queries, page):
+    url = page_urls(bihar)[page]
+    with django_assert_max_num_queries(MAX_QUERIES[page]) as small:
+        assert member.get(url).status_code == 200
+    grow(bihar, districts=6, booths_per_district=40)
+    with django_assert_max_num_queries(MAX_QUERIES[page]) as large:
+        assert member.get(url).status_code == 200
+    assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_it_groups_large_counts_the_indian_way(member, bihar):
+    """1,06,519 booths, not 106,519: lakh grouping on the state, district and AC pages."""
+    ac = bihar.patna_sahib
+    Booth.objects.bulk_create(
+        (
+            Booth(state=bihar.state, district=bihar.patna, ac=ac, number=n, code=f"181-{n}", name="School")
+            for n in range(3, 106_511)
+        ),
+        batch_size=5000,
+    )
+    state = member.get(reverse("territory:state", args=[10]))
+    assert row(state, "district", 230) == "पटना 1 1 1 1,06,510 1 1,06,511"
+    assert row(state, "district", "total") == "कुल (2 जिले) 3 3 4 1,06,516 3 1,06,519"
+    ac_page = member.get(reverse("territory:ac", args=[10, 181]))
+    assert "1,06,511 बूथ" in text(ac_page)
+    assert "पृष्ठ 1 / 2,131" in text(ac_page)
