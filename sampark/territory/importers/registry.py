@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Importer
+from .booths import PollingStations
 from .boundaries import Boundaries
 from .crosswalk import DistrictCrosswalk
 from .eci import EciConstituencies
@@ -12,6 +13,6 @@ from .panchayats import PanchayatMapping
 IMPORTERS: dict[str, type[Importer]] = {
     cls.kind: cls
     for cls in (
-        LgdStates, LgdDistricts, LgdBlocks, EciConstituencies, DistrictCrosswalk, PanchayatMapping, Boundaries,
+        LgdStates, LgdDistricts, LgdBlocks, EciConstituencies, DistrictCrosswalk, PollingStations, PanchayatMapping, Boundaries,
     )
 }

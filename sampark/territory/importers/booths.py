@@ -1,0 +1,205 @@
+"""Polling stations from the raw CEO district files (all districts in one run).
+
+Parsing (every messy format) lives in ``ceo.py``; this module joins each file to its district
+(through the CEO number, set by the district crosswalk, or by name), each row to its AC, gives every
+station a typeable code, and writes them idempotently.
+
+Booth codes. ``<AC>-<PS><suffix>`` with the published suffix. The lists repeat a number without a
+suffix for auxiliary stations (24,8xx rows in Bihar 2020) and, rarely, for two main stations; those
+get the next free letter (``178-1A``, ``178-1B``) with ``suffix_assigned`` set, so the code is
+unique, stable across re-imports of the same file, and the published number stays visible.
+
+Writing. 1 lakh rows go through ``executemany`` on the booth table rather than model instances: the
+benchmark (bench/import_booths.py) holds this import to 2x a bare csv parse + executemany.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from sampark.territory.models import AssemblyConstituency, Booth, District
+
+from .base import Importer, Issue
+from .ceo import BIHAR_BBOX, RawStation, parse_ceo_file
+from .common import best_name_match, resolve_state
+
+_QUANT = Decimal("0.000001")
+# Compared and written on every import; block/panchayat (set by panchayat-mapping) and name_hi are not.
+FIELDS = (
+    "district_id", "ac_id", "number", "suffix", "suffix_assigned", "kind", "name", "latitude", "longitude",
+    "coordinate_quality", "coordinate_raw", "electricity", "toilet", "ramp", "elector_from", "elector_to",
+    "source",
+)
+
+
+def _letters() -> Iterator[str]:
+    """A, B, …, Z, AA, AB, …: suffixes to give repeated numbers."""
+    for size in itertools.count(1):
+        for letters in itertools.product(string.ascii_uppercase, repeat=size):
+            yield "".join(letters)
+
+
+def assign_codes(ac_number: int, stations: list[RawStation]) -> list[tuple[str, str]]:
+    """``(code, suffix)`` per station of one AC, in the given order.
+
+    Published codes are reserved first (first occurrence wins); then stations without a free
+    published code take, main stations first in file order, the plain number if free, else the next
+    free letter.
+    """
+    used: set[str] = set()
+    result: list[tuple[str, str] | None] = [None] * len(stations)
+    for i, st in enumerate(stations):
+        code = Booth.make_code(ac_number, st.ps_number, st.ps_suffix)
+        if st.ps_suffix and code not in used:
+            used.add(code)
+            result[i] = (code, st.ps_suffix)
+    pending = sorted((i for i, r in enumerate(result) if r is None), key=lambda i: (stations[i].kind != "M", i))
+    for i in pending:
+        st = stations[i]
+        options = itertools.chain([""] if not st.ps_suffix else [], _letters())
+        for suffix in options:
+            code = Booth.make_code(ac_number, st.ps_number, suffix)
+            if code not in used:
+                used.add(code)
+                result[i] = (code, suffix)
+                break
+    return [r for r in result if r is not None]
+
+
+def _q(value: Decimal | None) -> Decimal | None:
+    return None if value is None else Decimal(value).quantize(_QUANT)
+
+
+class PollingStations(Importer):
+    kind = "polling-stations"
+    help = "Raw CEO polling-station files, one per district ('<CEO no>-<district>.csv'); ACs and districts first"
+    many_files = True
+
+    @classmethod
+    def add_arguments(cls, parser: Any) -> None:
+        parser.add_argument("--state", help="the state (LGD code, ECI code or name); default: the only one")
+
+    def run(self, paths: Iterable[Path]) -> None:
+        paths = list(paths)
+        state = resolve_state(self.options.get("state"))
+        bbox = tuple(Decimal(str(v)) for v in getattr(settings, "SAMPARK_COORDINATE_BBOX", BIHAR_BBOX))
+        districts = list(District.objects.filter(state=state))
+        by_ceo = {d.ceo_number: d for d in districts if d.ceo_number}
+        acs = {a.number: a for a in AssemblyConstituency.objects.filter(state=state)}
+        counts = self.report.count("booths")
+        ac_counts = self.report.count("assembly constituencies")
+        existing = {row[0]: row[1:] for row in Booth.objects.filter(state=state).values_list("code", "id", *FIELDS)}
+        ac_file: dict[int, str] = {}
+        seen_codes: set[str] = set()
+        now = timezone.now()
+        advance = self.progress("polling stations", len(paths))
+        for path in paths:
+            by_ac: dict[int, list[RawStation]] = defaultdict(list)
+            file_district: District | None = None
+            for item in parse_ceo_file(path, bbox=bbox):  # type: ignore[arg-type]
+                if isinstance(item, Issue):
+                    self.report.add(item)
+                    continue
+                self.report.rows_read += 1
+                by_ac[item.ac_number].append(item)
+                if file_district is None:
+                    file_district = self._district(item, by_ceo, districts)
+                    if file_district is None:
+                        break
+            if file_district is None:
+                if by_ac:
+                    continue
+                self.report.warning(path.name, None, "", "no polling stations in this file")
+                continue
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            for ac_number, stations in by_ac.items():
+                ac = acs.get(ac_number)
+                if ac is None:
+                    self.report.error(path.name, stations[0].line, "AC No. & Name",
+                                      f"unknown assembly constituency {ac_number} ({stations[0].ac_field_raw!r}); "
+                                      "import eci-constituencies first")
+                    continue
+                if ac_number in ac_file:
+                    self.report.error(path.name, stations[0].line, "AC No. & Name",
+                                      f"AC {ac_number} is also listed in {ac_file[ac_number]}; an AC belongs to "
+                                      "one district file")
+                    continue
+                ac_file[ac_number] = path.name
+                if ac.district_id != file_district.pk:
+                    ac.district_id = file_district.pk
+                    ac.save(update_fields=["district", "updated_at"])
+                    ac_counts.updated += 1
+                for st, (code, suffix) in zip(stations, assign_codes(ac_number, stations), strict=True):
+                    seen_codes.add(code)
+                    values = (
+                        file_district.pk, ac.pk, st.ps_number, suffix, suffix != st.ps_suffix, st.kind, st.name[:300],
+                        _q(st.latitude), _q(st.longitude), st.coordinate_quality, st.coordinate_raw[:80],
+                        st.electricity, st.toilet, st.ramp, st.elector_from, st.elector_to, f"{st.file}:{st.line}",
+                    )
+                    current = existing.get(code)
+                    if current is None:
+                        inserts.append((state.pk, code, "", *values, now, now))
+                        counts.created += 1
+                    elif tuple(_q(v) if i in (7, 8) else v for i, v in enumerate(current[1:])) != values:
+                        updates.append((*values, now, current[0]))
+                        counts.updated += 1
+                    else:
+                        counts.unchanged += 1
+            self._write(inserts, updates)
+            advance(1)
+        self._report_missing(existing, seen_codes, set(ac_file), acs)
+
+    def _district(self, st: RawStation, by_ceo: dict[int, District], districts: list[District]) -> District | None:
+        district = by_ceo.get(st.district_number)
+        if district is not None:
+            return district
+        district = best_name_match(st.district_name, [(d.name_en, d) for d in districts])
+        if district is None or district.ceo_number:
+            self.report.error(st.file, None, "file name",
+                              f"no district with CEO number {st.district_number} or named {st.district_name!r}; "
+                              "import lgd-districts and the district-crosswalk first")
+            return None
+        # Remember the match so the next run (and the AC → district link) does not depend on spelling.
+        district.ceo_number = st.district_number
+        district.save(update_fields=["ceo_number", "updated_at"])
+        by_ceo[st.district_number] = district
+        self.report.warning(st.file, None, "file name", f"district matched by name to {district.name_en} "
+                            f"(LGD {district.lgd_code}); import the district-crosswalk to be sure")
+        return district
+
+    @staticmethod
+    def _write(inserts: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]) -> None:
+        meta = Booth._meta
+        qn = connection.ops.quote_name
+        columns = [meta.get_field(f).column for f in FIELDS]
+        stamps = [meta.get_field("created_at").column, meta.get_field("updated_at").column]
+        with connection.cursor() as cursor:
+            if inserts:
+                names = [meta.get_field(f).column for f in ("state", "code", "name_hi")] + [*columns, *stamps]
+                sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(map(qn, names))}) "
+                       f"VALUES ({', '.join(['%s'] * len(names))})")
+                for start in range(0, len(inserts), 5000):
+                    cursor.executemany(sql, inserts[start:start + 5000])
+            if updates:
+                sets = ", ".join(f"{qn(c)} = %s" for c in [*columns, stamps[1]])
+                cursor.executemany(f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s", updates)
+
+    def _report_missing(self, existing: dict[str, tuple[Any, ...]], seen: set[str], ac_numbers: set[int],
+                        acs: dict[int, AssemblyConstituency]) -> None:
+        ac_ids = {acs[n].pk for n in ac_numbers}
+        missing = [code for code, row in existing.items() if row[2] in ac_ids and code not in seen]
+        if missing:
+            # Booths are never deleted by an import: volunteers and history point at them.
+            self.report.warning("", None, "booth", f"{len(missing)} booth(s) in the database are no longer in "
+                                f"these files and were kept: {', '.join(sorted(missing)[:10])}…")
