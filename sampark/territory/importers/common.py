@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -12,13 +13,16 @@ from sampark.territory.models import State
 from .base import BadFile, Issue
 
 T = TypeVar("T")
+_ROMAN_TAIL = re.compile(r"(?<=[-\s])[IiVvXx]+\b")
 
 
 def display_name(value: str) -> str:
     """Official lists shout (``PASHCHIM CHAMPARAN``); show them in title case, keep mixed case as given."""
     text = clean(value)
     if text.isupper():
-        return " ".join(w.capitalize() if w.isalpha() else w.title() for w in text.split(" "))
+        text = text.title()
+        # Keep roman numerals (BAGAHA-II → Bagaha-II, not Bagaha-Ii).
+        text = _ROMAN_TAIL.sub(lambda m: m.group(0).upper(), text)
     return text
 
 
