@@ -24,7 +24,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 # Front-end packages from npm, copied into static files (never a CDN, never committed).
 build/static/vendor/.copied: node_modules/.package-lock.json
 	rm -rf build/static/vendor && mkdir -p build/static/vendor/fonts
-	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/js/bootstrap.bundle.min.js build/static/vendor/
+	cp node_modules/bootstrap/dist/css/bootstrap.min.css node_modules/bootstrap/dist/css/bootstrap.min.css.map \
+	   node_modules/bootstrap/dist/js/bootstrap.bundle.min.js node_modules/bootstrap/dist/js/bootstrap.bundle.min.js.map \
+	   build/static/vendor/
 	cp node_modules/echarts/dist/echarts.min.js build/static/vendor/
 	cp node_modules/@fontsource/noto-sans-devanagari/files/noto-sans-devanagari-devanagari-400-normal.woff2 \
 	   node_modules/@fontsource/noto-sans-devanagari/files/noto-sans-devanagari-devanagari-700-normal.woff2 \

@@ -17,6 +17,12 @@ def _huey_immediate():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # PBKDF2 dominated the suite's time; tests check our code, not the hash's cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """``../shared/data`` (or SAMPARK_DATA_DIR). Missing data skips locally but fails under CI=true."""

@@ -15,7 +15,7 @@ def group_indian(value: int | float | Decimal | str | None) -> str:
     whole, _, fraction = text.partition(".")
     if len(whole) > 3:
         head, tail = whole[:-3], whole[-3:]
-        pairs = []
+        pairs: list[str] = []
         while len(head) > 2:
             pairs.insert(0, head[-2:])
             head = head[:-2]

@@ -136,7 +136,7 @@ class DictRows:
         except StopIteration:
             raise BadFile(Issue(path.name, None, "", "the file is empty")) from None
         # Repeated names (LGD's two "State Name" columns: English, then local) become "Name #2".
-        self.header = []
+        self.header: list[str] = []
         for h in header:
             name = h.strip()
             n = 2

@@ -63,6 +63,8 @@ class Command(BaseCommand):
             return
         self.stdout.write(_("Empty database: building the small demo…"))
         summary = build_demo(scale="small", seed=1)
+        if summary.password is None:  # a "demo" user existed already: its password is not ours to print
+            return
         login = settings.SAMPARK_HOME / "demo-login.txt"
         login.write_text(f"{summary.username} / {summary.password}\n", encoding="utf-8")
         login.chmod(0o600)
