@@ -30,10 +30,18 @@ def baseline(files: list[Path]) -> tuple[float, int]:
 
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_raw_rows")
-        cursor.execute("CREATE TABLE bench_raw_rows (id integer PRIMARY KEY, " +
-                       ", ".join(f"c{i} text" for i in range(11)) + ")")
-    sql = "INSERT INTO bench_raw_rows (" + ", ".join(f"c{i}" for i in range(11)) + ") VALUES (" + \
-          ", ".join(["%s"] * 11) + ")"
+        cursor.execute(
+            "CREATE TABLE bench_raw_rows (id integer PRIMARY KEY, "
+            + ", ".join(f"c{i} text" for i in range(11))
+            + ")"
+        )
+    sql = (
+        "INSERT INTO bench_raw_rows ("
+        + ", ".join(f"c{i}" for i in range(11))
+        + ") VALUES ("
+        + ", ".join(["%s"] * 11)
+        + ")"
+    )
     rows = 0
     start = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -80,8 +88,10 @@ def main() -> None:
     first_s = time.perf_counter() - start
     assert report.committed and not report.errors, report.errors[:5]
     booths = Booth.objects.count()
-    print(f"sampark import polling-stations: {booths:,} booths in {first_s:.2f} s "
-          f"({len(report.warnings)} warnings); peak RSS +{rss_mb() - before:.0f} MB (total {rss_mb():.0f} MB)")
+    print(
+        f"sampark import polling-stations: {booths:,} booths in {first_s:.2f} s "
+        f"({len(report.warnings)} warnings); peak RSS +{rss_mb() - before:.0f} MB (total {rss_mb():.0f} MB)"
+    )
 
     start = time.perf_counter()
     again = run_import(PollingStations, files)

@@ -148,7 +148,11 @@ else:
         }
     }
 
-if SAMPARK_MODE == "distributed" and not REDIS_URL and not env.bool("SAMPARK_ALLOW_SQLITE_QUEUE", default=False):
+if (
+    SAMPARK_MODE == "distributed"
+    and not REDIS_URL
+    and not env.bool("SAMPARK_ALLOW_SQLITE_QUEUE", default=False)
+):
     # A PostgreSQL deployment with a local SQLite queue would silently split work per machine.
     raise ImproperlyConfigured("DATABASE_URL is set but REDIS_URL is not: distributed mode needs both.")
 

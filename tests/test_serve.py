@@ -29,9 +29,25 @@ def test_it_serves_the_demo_with_a_worker_and_stops_both_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(SAMPARK_HOME=str(tmp_path), SAMPARK_LANGUAGE="hi", PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sampark.cli", "serve", "--seed-demo", "--port", str(port), "--web-workers", "1",
-         "--task-workers", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "sampark.cli",
+            "serve",
+            "--seed-demo",
+            "--port",
+            str(port),
+            "--web-workers",
+            "1",
+            "--task-workers",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     output: list[str] = []
     child_pids: list[int] = []

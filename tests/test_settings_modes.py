@@ -16,17 +16,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def _run_settings(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     full.update(env, DJANGO_SETTINGS_MODULE="config.settings")
-    return subprocess.run([sys.executable, "-c", "import django; django.setup();" + code],
-                          cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup();" + code],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_it_keeps_everything_under_sampark_home_in_embedded_mode(tmp_path):
-    result = _run_settings({"SAMPARK_HOME": str(tmp_path)}, (
-        "from django.conf import settings; from django.db import connection;"
-        "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0]);"
-        "print(type(settings.HUEY).__name__, settings.HUEY.storage.filename);"
-        "print(settings.DATABASES['default']['NAME']); print(settings.SAMPARK_MODE)"
-    ))
+    result = _run_settings(
+        {"SAMPARK_HOME": str(tmp_path)},
+        (
+            "from django.conf import settings; from django.db import connection;"
+            "c = connection.cursor(); c.execute('PRAGMA journal_mode'); print(c.fetchone()[0]);"
+            "print(type(settings.HUEY).__name__, settings.HUEY.storage.filename);"
+            "print(settings.DATABASES['default']['NAME']); print(settings.SAMPARK_MODE)"
+        ),
+    )
     assert result.returncode == 0, result.stderr
     journal, huey, db, mode = result.stdout.split("\n")[:4]
     assert journal == "wal"
@@ -37,15 +46,20 @@ def test_it_keeps_everything_under_sampark_home_in_embedded_mode(tmp_path):
 
 
 def test_it_refuses_a_database_url_without_a_redis_url(tmp_path):
-    result = _run_settings({"SAMPARK_HOME": str(tmp_path), "DATABASE_URL": "postgres://postgres@127.0.0.1/x"}, "")
+    result = _run_settings(
+        {"SAMPARK_HOME": str(tmp_path), "DATABASE_URL": "postgres://postgres@127.0.0.1/x"}, ""
+    )
     assert result.returncode != 0
     assert "REDIS_URL is not" in result.stderr
 
 
 def test_it_switches_queue_and_cache_to_redis_with_redis_url(tmp_path):
-    result = _run_settings({"SAMPARK_HOME": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/15"}, (
-        "from django.conf import settings; print(type(settings.HUEY).__name__, settings.CACHES['default']['BACKEND'])"
-    ))
+    result = _run_settings(
+        {"SAMPARK_HOME": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:6379/15"},
+        (
+            "from django.conf import settings; print(type(settings.HUEY).__name__, settings.CACHES['default']['BACKEND'])"
+        ),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["PriorityRedisHuey", "django.core.cache.backends.redis.RedisCache"]
 
@@ -72,7 +86,9 @@ def test_it_runs_a_task_through_redis_and_caches_in_redis(transactional_db):
     assert cache.get("sampark-ci-probe") == "ठीक"
 
 
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="distributed run only (DATABASE_URL set by .ci/run)")
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL"), reason="distributed run only (DATABASE_URL set by .ci/run)"
+)
 def test_it_runs_on_postgresql_when_database_url_is_set(db):
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert settings.SAMPARK_MODE == "distributed"

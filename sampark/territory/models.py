@@ -69,6 +69,9 @@ class Geometry(models.Model):
         verbose_name = _("geometry")
         verbose_name_plural = _("geometries")
 
+    def __str__(self) -> str:
+        return f"{self.geojson.get('type', '?')} ({self.source})"
+
 
 class District(Named):
     state = models.ForeignKey(State, on_delete=models.PROTECT, related_name="districts")
@@ -78,7 +81,9 @@ class District(Named):
     ceo_number = models.PositiveSmallIntegerField(
         _("CEO district number"), null=True, blank=True, help_text=_("The state election office's numbering")
     )
-    geometry = models.OneToOneField(Geometry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    geometry = models.OneToOneField(
+        Geometry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name_en"]
@@ -104,16 +109,26 @@ class ParliamentaryConstituency(Named):
 class AssemblyConstituency(Named):
     state = models.ForeignKey(State, on_delete=models.PROTECT, related_name="acs")
     district = models.ForeignKey(
-        District, null=True, blank=True, on_delete=models.PROTECT, related_name="acs",
+        District,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="acs",
         help_text=_("The district whose election office lists this AC's polling stations"),
     )
     pc = models.ForeignKey(
-        ParliamentaryConstituency, null=True, blank=True, on_delete=models.PROTECT, related_name="acs",
+        ParliamentaryConstituency,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="acs",
         verbose_name=_("parliamentary constituency"),
     )
     number = models.PositiveSmallIntegerField(_("number"))
     reservation = models.CharField(_("reservation"), max_length=8, choices=Reservation.choices, blank=True)
-    geometry = models.OneToOneField(Geometry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    geometry = models.OneToOneField(
+        Geometry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["state", "number"]
@@ -131,7 +146,9 @@ class Block(Named):
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="blocks")
     lgd_code = models.PositiveIntegerField(_("LGD code"), null=True, blank=True, unique=True)
     lgd_version = models.PositiveSmallIntegerField(_("LGD version"), null=True, blank=True)
-    geometry = models.OneToOneField(Geometry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    geometry = models.OneToOneField(
+        Geometry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name_en"]
@@ -145,7 +162,9 @@ class Panchayat(Named):
         URBAN = "ulb", _("Urban local body / ward")
 
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="panchayats")
-    block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.PROTECT, related_name="panchayats")
+    block = models.ForeignKey(
+        Block, null=True, blank=True, on_delete=models.PROTECT, related_name="panchayats"
+    )
     kind = models.CharField(_("kind"), max_length=3, choices=Kind.choices, default=Kind.GRAM_PANCHAYAT)
     lgd_code = models.PositiveIntegerField(_("LGD code"), null=True, blank=True, unique=True)
 
@@ -154,8 +173,11 @@ class Panchayat(Named):
         verbose_name = _("panchayat")
         verbose_name_plural = _("panchayats")
         constraints = [
-            models.UniqueConstraint(fields=["block", "name_hi"], name="panchayat_name_in_block_unique",
-                                    condition=~models.Q(name_hi="")),
+            models.UniqueConstraint(
+                fields=["block", "name_hi"],
+                name="panchayat_name_in_block_unique",
+                condition=~models.Q(name_hi=""),
+            ),
         ]
 
 
@@ -179,16 +201,22 @@ class Booth(TimeStamped):
 
     state = models.ForeignKey(State, on_delete=models.PROTECT, related_name="booths")
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="booths")
-    ac = models.ForeignKey(AssemblyConstituency, on_delete=models.PROTECT, related_name="booths",
-                           verbose_name=_("assembly constituency"))
+    ac = models.ForeignKey(
+        AssemblyConstituency,
+        on_delete=models.PROTECT,
+        related_name="booths",
+        verbose_name=_("assembly constituency"),
+    )
     block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.SET_NULL, related_name="booths")
-    panchayat = models.ForeignKey(Panchayat, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="booths")
+    panchayat = models.ForeignKey(
+        Panchayat, null=True, blank=True, on_delete=models.SET_NULL, related_name="booths"
+    )
     number = models.PositiveSmallIntegerField(_("polling station number"))
     suffix = models.CharField(_("suffix"), max_length=4, blank=True)
     code = models.CharField(_("booth code"), max_length=16)
     suffix_assigned = models.BooleanField(
-        _("suffix assigned by import"), default=False,
+        _("suffix assigned by import"),
+        default=False,
         help_text=_("The source repeats this number without a suffix; the import gave the next free letter"),
     )
     kind = models.CharField(_("main/auxiliary"), max_length=1, choices=Kind.choices, default=Kind.MAIN)
@@ -196,8 +224,12 @@ class Booth(TimeStamped):
     name_hi = models.CharField(_("name (Hindi)"), max_length=300, blank=True)
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
-    coordinate_quality = models.CharField(_("coordinate quality"), max_length=12,
-                                          choices=CoordinateQuality.choices, default=CoordinateQuality.MISSING)
+    coordinate_quality = models.CharField(
+        _("coordinate quality"),
+        max_length=12,
+        choices=CoordinateQuality.choices,
+        default=CoordinateQuality.MISSING,
+    )
     coordinate_raw = models.CharField(_("coordinates as published"), max_length=80, blank=True)
     electricity = models.BooleanField(_("electricity"), null=True, blank=True)
     toilet = models.BooleanField(_("toilet"), null=True, blank=True)

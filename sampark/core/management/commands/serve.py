@@ -25,13 +25,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("SAMPARK_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("SAMPARK_PORT", "8000")))
-        parser.add_argument("--web-workers", type=int, default=int(os.environ.get("SAMPARK_WEB_WORKERS", "2")))
-        parser.add_argument("--task-workers", type=int, default=int(os.environ.get("SAMPARK_TASK_WORKERS", "2")))
-        parser.add_argument("--seed-demo", action="store_true", help="build the small demo if the database is empty")
-        parser.add_argument("--no-worker", action="store_true", help="web only (distributed mode runs workers apart)")
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("SAMPARK_WEB_WORKERS", "2"))
+        )
+        parser.add_argument(
+            "--task-workers", type=int, default=int(os.environ.get("SAMPARK_TASK_WORKERS", "2"))
+        )
+        parser.add_argument(
+            "--seed-demo", action="store_true", help="build the small demo if the database is empty"
+        )
+        parser.add_argument(
+            "--no-worker", action="store_true", help="web only (distributed mode runs workers apart)"
+        )
 
-    def handle(self, *args: Any, host: str, port: int, web_workers: int, task_workers: int, seed_demo: bool,
-               no_worker: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        host: str,
+        port: int,
+        web_workers: int,
+        task_workers: int,
+        seed_demo: bool,
+        no_worker: bool,
+        **options: Any,
+    ) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         if seed_demo:
@@ -40,18 +57,55 @@ class Command(BaseCommand):
         python = sys.executable
         children: list[tuple[str, subprocess.Popen[bytes]]] = []
         if not no_worker:
-            children.append(("worker", subprocess.Popen(
-                [python, "-m", "sampark.cli", "run_huey", "--workers", str(task_workers), "--worker-type", "thread"]
-            )))
-        children.append(("web", subprocess.Popen([
-            python, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
-            "--workers", str(web_workers), "--no-ws", "config.wsgi:application",
-        ])))
-        self.stdout.write(self.style.SUCCESS(_("Sampark is running at http://%(host)s:%(port)s/") % {
-            "host": host, "port": port}))
+            children.append(
+                (
+                    "worker",
+                    subprocess.Popen(
+                        [
+                            python,
+                            "-m",
+                            "sampark.cli",
+                            "run_huey",
+                            "--workers",
+                            str(task_workers),
+                            "--worker-type",
+                            "thread",
+                        ]
+                    ),
+                )
+            )
+        children.append(
+            (
+                "web",
+                subprocess.Popen(
+                    [
+                        python,
+                        "-m",
+                        "granian",
+                        "--interface",
+                        "wsgi",
+                        "--host",
+                        host,
+                        "--port",
+                        str(port),
+                        "--workers",
+                        str(web_workers),
+                        "--no-ws",
+                        "config.wsgi:application",
+                    ]
+                ),
+            )
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Sampark is running at http://%(host)s:%(port)s/") % {"host": host, "port": port}
+            )
+        )
         login = settings.SAMPARK_HOME / "demo-login.txt"
         if login.exists():
-            self.stdout.write(_("Demo login: %(login)s") % {"login": login.read_text(encoding="utf-8").strip()})
+            self.stdout.write(
+                _("Demo login: %(login)s") % {"login": login.read_text(encoding="utf-8").strip()}
+            )
         self.stdout.write(_("Press Ctrl-C to stop."))
         self._supervise(children)
 
@@ -82,8 +136,10 @@ class Command(BaseCommand):
             while not stopping:
                 for name, child in children:
                     if child.poll() is not None:
-                        self.stderr.write(_("%(name)s exited with status %(code)s; stopping.") % {
-                            "name": name, "code": child.returncode})
+                        self.stderr.write(
+                            _("%(name)s exited with status %(code)s; stopping.")
+                            % {"name": name, "code": child.returncode}
+                        )
                         stopping = True
                 time.sleep(0.2)
         finally:
