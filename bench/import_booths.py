@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import data_dir, django_in_temp_home, machine  # noqa: E402
+from _setup import data_dir, django_in_temp_home, machine
 
 
 def rss_mb() -> float:

@@ -180,6 +180,7 @@ STATIC_ROOT = SAMPARK_HOME / "static"
 # Front-end packages come from npm (package-lock.json) and are copied here by `make assets`.
 STATICFILES_DIRS = [BASE_DIR / "build" / "static"]
 (BASE_DIR / "build" / "static").mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "media/"
 MEDIA_ROOT = SAMPARK_HOME / "media"
 STORAGES = {
