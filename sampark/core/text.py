@@ -23,7 +23,8 @@ def clean(value: str | None) -> str:
     """NFC, invisible characters removed, whitespace (incl. newlines, NBSP) collapsed, stripped."""
     if not value:
         return ""
-    text = unicodedata.normalize("NFC", value).translate(_INVISIBLE)
+    # Joiners go first: removed after NFC, they could leave a sequence NFC would have composed.
+    text = unicodedata.normalize("NFC", value.translate(_INVISIBLE))
     return _SPACES.sub(" ", text).strip()
 
 

@@ -117,14 +117,26 @@ def states_overview() -> list[UnitRow]:
     return _by_name(rows)
 
 
-def sole_state_with_booths(rows: list[UnitRow]) -> State | None:
-    """The state to open straight away when it is the only one with booths loaded."""
-    with_booths = [row.unit for row in rows if row.booths.total]
-    return with_booths[0] if len(with_booths) == 1 else None
+def sole_state_with_booths() -> State | None:
+    """The state to open straight away when it is the only one with booths loaded (one indexed query)."""
+    state_ids = list(Booth.objects.order_by().values_list("state_id", flat=True).distinct()[:2])
+    if len(state_ids) != 1:
+        return None
+    return State.objects.filter(pk=state_ids[0]).first()
 
 
-def state_districts(state: State) -> list[UnitRow]:
-    """The districts of a state, each with its ACs, blocks, panchayats and booths counted (five queries)."""
+@dataclass(slots=True)
+class StateOverview:
+    districts: list[UnitRow]
+    # ACs not yet linked to a district, so not reachable from a district page (read only when there are any).
+    unlinked_acs: list[AssemblyConstituency]
+
+
+def state_overview(state: State) -> StateOverview:
+    """The districts of a state, each with its ACs, blocks, panchayats and booths counted.
+
+    Five queries (six when some ACs lack a district), whatever the size of the state.
+    """
     districts = list(state.districts.all())
     ids = [district.pk for district in districts]
     acs = _count_by(AssemblyConstituency.objects.filter(state=state), "district_id")
@@ -141,12 +153,12 @@ def state_districts(state: State) -> list[UnitRow]:
         )
         for district in districts
     ]
-    return _by_name(rows)
-
-
-def acs_without_district(state: State) -> list[AssemblyConstituency]:
-    """ACs not yet linked to a district (so not reachable from a district page)."""
-    return list(AssemblyConstituency.objects.filter(state=state, district__isnull=True).order_by("number"))
+    unlinked = []
+    if acs.get(None):
+        unlinked = list(
+            AssemblyConstituency.objects.filter(state=state, district__isnull=True).order_by("number")
+        )
+    return StateOverview(districts=_by_name(rows), unlinked_acs=unlinked)
 
 
 def district_acs(district: District) -> list[UnitRow]:

@@ -6,14 +6,19 @@ fixed number of queries whatever the size of the state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from sampark.territory import selectors
@@ -55,6 +60,23 @@ def _panchayat_crumbs(panchayat: Panchayat) -> list[Crumb]:
     return [*parents, Crumb(panchayat.name, reverse("territory:panchayat", args=[panchayat.pk]))]
 
 
+def login_required_htmx(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``login_required`` that, for an htmx request, sends the whole page to the login form.
+
+    A plain redirect would be followed by htmx and the login form swapped into the search results.
+    """
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.htmx and not request.user.is_authenticated:
+            current = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(redirect_to_login(current).url)
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _is_partial(request: HtmxHttpRequest) -> bool:
     """An htmx request for the results only (not a history restore, which needs the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
@@ -62,22 +84,22 @@ def _is_partial(request: HtmxHttpRequest) -> bool:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    rows = selectors.states_overview()
-    only = selectors.sole_state_with_booths(rows)
+    only = selectors.sole_state_with_booths()
     if only is not None:
         return redirect("territory:state", lgd_code=only.lgd_code)
+    rows = selectors.states_overview()
     return render(request, "territory/home.html", {"rows": rows, "totals": selectors.totals(rows)})
 
 
 @login_required
 def state_detail(request: HttpRequest, lgd_code: int) -> HttpResponse:
     state = get_object_or_404(State, lgd_code=lgd_code)
-    rows = selectors.state_districts(state)
+    overview = selectors.state_overview(state)
     context = {
         "state": state,
-        "rows": rows,
-        "totals": selectors.totals(rows),
-        "unlinked_acs": selectors.acs_without_district(state),
+        "rows": overview.districts,
+        "totals": selectors.totals(overview.districts),
+        "unlinked_acs": overview.unlinked_acs,
         "breadcrumbs": _state_crumbs(state),
     }
     return render(request, "territory/state_detail.html", context)
@@ -88,21 +110,22 @@ def district_detail(request: HttpRequest, lgd_code: int) -> HttpResponse:
     district = get_object_or_404(selectors.districts_with_state(), lgd_code=lgd_code)
     ac_rows = selectors.district_acs(district)
     block_rows, outside_blocks = selectors.district_blocks(district)
+    block_totals = selectors.totals(block_rows)
     context = {
         "district": district,
         "state": district.state,
         "ac_rows": ac_rows,
         "ac_totals": selectors.totals(ac_rows),
         "block_rows": block_rows,
-        "block_totals": selectors.totals(block_rows),
+        "block_totals": block_totals,
         "outside_blocks": outside_blocks,
-        "booths": selectors.totals(block_rows).booths + outside_blocks,
+        "booths": block_totals.booths + outside_blocks,
         "breadcrumbs": _district_crumbs(district),
     }
     return render(request, "territory/district_detail.html", context)
 
 
-@login_required
+@login_required_htmx
 def ac_detail(request: HtmxHttpRequest, state_lgd: int, number: int) -> HttpResponse:
     ac = get_object_or_404(selectors.acs_with_parents(), state__lgd_code=state_lgd, number=number)
     query = request.GET.get("q", "").strip()
@@ -122,13 +145,15 @@ def ac_detail(request: HtmxHttpRequest, state_lgd: int, number: int) -> HttpResp
 def block_detail(request: HttpRequest, pk: int) -> HttpResponse:
     block = get_object_or_404(selectors.blocks_with_parents(), pk=pk)
     rows, outside_panchayats = selectors.block_panchayats(block)
+    panchayat_totals = selectors.totals(rows)
+    # Not ``block``: templates bind that name to the block tag (``{{ block.super }}``).
     context = {
-        "block": block,
+        "current_block": block,
         "state": block.district.state,
         "rows": rows,
-        "totals": selectors.totals(rows),
+        "totals": panchayat_totals,
         "outside_panchayats": outside_panchayats,
-        "booths": selectors.totals(rows).booths + outside_panchayats,
+        "booths": panchayat_totals.booths + outside_panchayats,
         "breadcrumbs": _block_crumbs(block),
     }
     return render(request, "territory/block_detail.html", context)
