@@ -179,18 +179,30 @@ class PollingStations(Importer):
     def _write(inserts: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]) -> None:
         meta = Booth._meta
         qn = connection.ops.quote_name
-        columns = [meta.get_field(f).column for f in FIELDS]
-        stamps = [meta.get_field("created_at").column, meta.get_field("updated_at").column]
+
+        def column(name: str) -> str:
+            return str(meta.get_field(name).column)  # type: ignore[union-attr]
+
+        columns = [column(f) for f in FIELDS]
+        stamps = [column("created_at"), column("updated_at")]
         with connection.cursor() as cursor:
             if inserts:
-                names = [meta.get_field(f).column for f in ("state", "code", "name_hi")] + [*columns, *stamps]
+                names = [column(f) for f in ("state", "code", "name_hi")] + [*columns, *stamps]
                 sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(map(qn, names))}) "
                        f"VALUES ({', '.join(['%s'] * len(names))})")
-                for start in range(0, len(inserts), 5000):
-                    cursor.executemany(sql, inserts[start:start + 5000])
+                if connection.vendor == "postgresql":
+                    # Row-by-row INSERTs cost a server round of work each (~30 s for 1 lakh); COPY
+                    # streams them in one statement, inside the same transaction.
+                    copy_sql = f"COPY {qn(meta.db_table)} ({', '.join(map(qn, names))}) FROM STDIN"
+                    with cursor.cursor.copy(copy_sql) as copy:  # type: ignore[attr-defined]
+                        for row in inserts:
+                            copy.write_row(row)
+                else:
+                    for start in range(0, len(inserts), 5000):
+                        cursor.executemany(sql, inserts[start : start + 5000])
             if updates:
                 sets = ", ".join(f"{qn(c)} = %s" for c in [*columns, stamps[1]])
-                cursor.executemany(f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s", updates)
+                cursor.executemany(f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(column('id'))} = %s", updates)
 
     def _report_missing(self, existing: dict[str, tuple[Any, ...]], seen: set[str], ac_numbers: set[int],
                         acs: dict[int, AssemblyConstituency]) -> None:
