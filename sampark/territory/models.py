@@ -199,13 +199,16 @@ class Booth(TimeStamped):
         MAIN = "M", _("Main")
         AUXILIARY = "A", _("Auxiliary")
 
-    state = models.ForeignKey(State, on_delete=models.PROTECT, related_name="booths")
+    # state and ac need no index of their own: the unique (state, code) and the (ac, number) indexes
+    # lead with them, and every index costs time on a 1-lakh-row import.
+    state = models.ForeignKey(State, on_delete=models.PROTECT, related_name="booths", db_index=False)
     district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="booths")
     ac = models.ForeignKey(
         AssemblyConstituency,
         on_delete=models.PROTECT,
         related_name="booths",
         verbose_name=_("assembly constituency"),
+        db_index=False,
     )
     block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.SET_NULL, related_name="booths")
     panchayat = models.ForeignKey(
