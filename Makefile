@@ -38,7 +38,8 @@ assets: build/static/vendor/.copied
 run: install assets
 	$(SAMPARK) serve --seed-demo
 
-test: install assets
+# The same gates as CI: lint, types, Django checks, migrations, then the whole suite.
+test: install assets lint
 	$(VENV)/bin/pytest
 
 lint: install
