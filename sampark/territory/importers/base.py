@@ -104,8 +104,13 @@ def decoded_lines(path: Path) -> Iterator[str]:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise BadFile(
-                    Issue(name, number, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
-                                             f"{exc.start + 1}); save the file as UTF-8")
+                    Issue(
+                        name,
+                        number,
+                        "",
+                        f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                        f"{exc.start + 1}); save the file as UTF-8",
+                    )
                 ) from exc
 
 
@@ -122,7 +127,17 @@ def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield start, cells
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise BadFile(Issue(path.name, reader.line_num, "", f"malformed CSV ({exc}); is the file truncated?")) from exc
+        # Name the line where the broken record starts: an unclosed quote makes the reader swallow
+        # everything to the end of the file, so the line it stopped at is not where the problem is.
+        raise BadFile(
+            Issue(
+                path.name,
+                start,
+                "",
+                f"malformed CSV ({exc}) in the record starting here "
+                f"(read to line {reader.line_num}); is the file truncated or a quote unclosed?",
+            )
+        ) from exc
 
 
 class DictRows:
@@ -131,10 +146,10 @@ class DictRows:
     def __init__(self, path: Path, *, required: Sequence[str]) -> None:
         self.path = path
         self.rows = csv_rows(path)
-        try:
-            line, header = next(self.rows)
-        except StopIteration:
-            raise BadFile(Issue(path.name, None, "", "the file is empty")) from None
+        # Blank lines before the header do not make a header: a file of only blank lines is empty.
+        line, header = next(((n, cells) for n, cells in self.rows if any(c.strip() for c in cells)), (0, []))
+        if not header:
+            raise BadFile(Issue(path.name, None, "", "the file is empty"))
         # Repeated names (LGD's two "State Name" columns: English, then local) become "Name #2".
         self.header: list[str] = []
         for h in header:
@@ -147,8 +162,13 @@ class DictRows:
         missing = [name for name in required if name not in self.header]
         if missing:
             raise BadFile(
-                Issue(path.name, line, "header", f"missing column(s) {', '.join(missing)}; found "
-                      f"{', '.join(self.header) or 'nothing'} — is this the right file?")
+                Issue(
+                    path.name,
+                    line,
+                    "header",
+                    f"missing column(s) {', '.join(missing)}; found "
+                    f"{', '.join(self.header) or 'nothing'} — is this the right file?",
+                )
             )
 
     def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
@@ -157,7 +177,9 @@ class DictRows:
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) != width:
-                raise BadFile(Issue(self.path.name, line, "", f"expected {width} columns, found {len(cells)}"))
+                raise BadFile(
+                    Issue(self.path.name, line, "", f"expected {width} columns, found {len(cells)}")
+                )
             yield line, dict(zip(self.header, cells, strict=True))
 
 
@@ -262,8 +284,14 @@ class Importer:
         raise NotImplementedError
 
 
-def run_import(importer_class: type[Importer], paths: Sequence[Path], *, progress: Progress = no_progress,
-               dry_run: bool = False, **options: Any) -> ImportReport:
+def run_import(
+    importer_class: type[Importer],
+    paths: Sequence[Path],
+    *,
+    progress: Progress = no_progress,
+    dry_run: bool = False,
+    **options: Any,
+) -> ImportReport:
     """Run one import in one transaction; any error (or ``dry_run``) rolls everything back."""
     report = ImportReport(kind=importer_class.kind, files=[str(p) for p in paths])
     importer = importer_class(report, progress, **options)

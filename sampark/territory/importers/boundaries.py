@@ -22,6 +22,7 @@ from .base import BadFile, Importer, Issue
 from .common import best_name_match, parse_code, resolve_state
 
 _GEOMETRY_TYPES = {"Polygon", "MultiPolygon", "GeometryCollection"}
+DEFAULT_PARENT_KEY = "censuscode"  # the Census-2011 district code in the public block files
 
 
 class Boundaries(Importer):
@@ -32,8 +33,11 @@ class Boundaries(Importer):
     def add_arguments(cls, parser: Any) -> None:
         parser.add_argument("--level", required=True, choices=["district", "block", "ac"])
         parser.add_argument("--key", required=True, help="the feature property that identifies the unit")
-        parser.add_argument("--parent-key", default="censuscode",
-                            help="(blocks) the property naming the district: Census-2011 code, LGD code or name")
+        parser.add_argument(
+            "--parent-key",
+            default=DEFAULT_PARENT_KEY,
+            help="(blocks) the property naming the district: Census-2011 code, LGD code or name",
+        )
         parser.add_argument("--state", help="the state (LGD code, ECI code or name); default: the only one")
 
     def run(self, paths: Iterable[Path]) -> None:
@@ -54,11 +58,17 @@ class Boundaries(Importer):
                 props = feature.get("properties") or {}
                 geometry = feature.get("geometry") or {}
                 if geometry.get("type") not in _GEOMETRY_TYPES:
-                    self.report.warning(path.name, index, "geometry", f"{where}: no polygon geometry; skipped")
+                    self.report.warning(
+                        path.name, index, "geometry", f"{where}: no polygon geometry; skipped"
+                    )
                     continue
                 if key not in props:
-                    self.report.error(path.name, index, key, f"{where} has no property {key!r} "
-                                      f"(it has {', '.join(sorted(props)) or 'none'})")
+                    self.report.error(
+                        path.name,
+                        index,
+                        key,
+                        f"{where} has no property {key!r} (it has {', '.join(sorted(props)) or 'none'})",
+                    )
                     continue
                 value = clean(str(props[key]))
                 unit: models.Model | None
@@ -68,15 +78,28 @@ class Boundaries(Importer):
                     number = parse_code(value)
                     unit = acs.get(number) if number else None
                 else:
-                    parent = self._district(clean(str(props.get(self.options["parent_key"], ""))), districts)
-                    unit = None if parent is None else best_name_match(
-                        value, [(b.name_en, b) for b in blocks if b.district_id == parent.pk])
+                    parent_key = self.options.get("parent_key") or DEFAULT_PARENT_KEY
+                    parent = self._district(clean(str(props.get(parent_key, ""))), districts)
+                    unit = (
+                        None
+                        if parent is None
+                        else best_name_match(
+                            value, [(b.name_en, b) for b in blocks if b.district_id == parent.pk]
+                        )
+                    )
                 if unit is None:
-                    self.report.warning(path.name, index, key, f"{where}: no {level} matches {value!r}; skipped")
+                    self.report.warning(
+                        path.name, index, key, f"{where}: no {level} matches {value!r}; skipped"
+                    )
                     continue
                 if unit.pk in seen:
-                    self.report.warning(path.name, index, key, f"{where} ({value!r}) matches {unit} again "
-                                        f"(first: feature {seen[unit.pk]}); kept the first")
+                    self.report.warning(
+                        path.name,
+                        index,
+                        key,
+                        f"{where} ({value!r}) matches {unit} again "
+                        f"(first: feature {seen[unit.pk]}); kept the first",
+                    )
                     continue
                 seen[unit.pk] = index
                 self._store(unit, geometry, path.name, counts)
@@ -87,12 +110,31 @@ class Boundaries(Importer):
                 data = json.load(fh)
         except FileNotFoundError:
             raise BadFile(Issue(str(path), None, "", "file not found")) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            line = getattr(exc, "lineno", None)
-            raise BadFile(Issue(path.name, line, "", f"not GeoJSON: {exc}")) from exc
+        except IsADirectoryError:
+            raise BadFile(Issue(str(path), None, "", "is a directory, not a file")) from None
+        except json.JSONDecodeError as exc:
+            if not exc.doc.strip():
+                raise BadFile(Issue(path.name, None, "", "the file is empty")) from exc
+            raise BadFile(Issue(path.name, exc.lineno, "", f"not GeoJSON: {exc}")) from exc
+        except UnicodeDecodeError as exc:
+            line = exc.object[: exc.start].count(b"\n") + 1
+            raise BadFile(
+                Issue(
+                    path.name,
+                    line,
+                    "",
+                    f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8",
+                )
+            ) from exc
         if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-            raise BadFile(Issue(path.name, None, "type", "expected a GeoJSON FeatureCollection "
-                                "(TopoJSON must be converted first)"))
+            raise BadFile(
+                Issue(
+                    path.name,
+                    None,
+                    "type",
+                    "expected a GeoJSON FeatureCollection (TopoJSON must be converted first)",
+                )
+            )
         return list(data.get("features") or [])
 
     @staticmethod
@@ -100,13 +142,15 @@ class Boundaries(Importer):
         if value.isdigit():
             code = value.lstrip("0")
             found = [d for d in districts if d.census2011_code.lstrip("0") == code] or [
-                d for d in districts if str(d.lgd_code) == code]
+                d for d in districts if str(d.lgd_code) == code
+            ]
             return found[0] if len(found) == 1 else None
         return best_name_match(value, [(d.name_en, d) for d in districts]) if value else None
 
     @staticmethod
     def _store(unit: Any, geometry: dict[str, Any], source: str, counts: Any) -> None:
-        shape = {"type": geometry["type"], **{k: geometry[k] for k in ("coordinates", "geometries") if k in geometry}}
+        shape: dict[str, Any] = {"type": geometry["type"]}
+        shape.update({k: geometry[k] for k in ("coordinates", "geometries") if k in geometry})
         if unit.geometry_id:
             current = Geometry.objects.get(pk=unit.geometry_id)
             if current.geojson == shape and current.source == source:

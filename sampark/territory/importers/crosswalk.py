@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from sampark.core.text import clean
 from sampark.territory.models import District
 
 from .base import DictRows, Importer
-from .common import parse_code
+from .common import census_code, parse_code
 
 
 class DistrictCrosswalk(Importer):
@@ -32,21 +31,35 @@ class DistrictCrosswalk(Importer):
                 lgd, ceo = parse_code(row["lgd_district_code"]), parse_code(row["ceo_district_no"])
                 district = districts.get(lgd or -1)
                 if district is None:
-                    self.report.error(path.name, line, "lgd_district_code",
-                                      f"unknown district {row['lgd_district_code']!r}; import lgd-districts first")
+                    self.report.error(
+                        path.name,
+                        line,
+                        "lgd_district_code",
+                        f"unknown district {row['lgd_district_code']!r}; import lgd-districts first",
+                    )
                     continue
                 if ceo is None:
-                    self.report.error(path.name, line, "ceo_district_no", f"not a number: {row['ceo_district_no']!r}")
+                    self.report.error(
+                        path.name, line, "ceo_district_no", f"not a number: {row['ceo_district_no']!r}"
+                    )
                     continue
                 if (district.state_id, ceo) in seen_ceo:
-                    self.report.error(path.name, line, "ceo_district_no",
-                                      f"CEO number {ceo} already given at line {seen_ceo[(district.state_id, ceo)]}")
+                    self.report.error(
+                        path.name,
+                        line,
+                        "ceo_district_no",
+                        f"CEO number {ceo} already given at line {seen_ceo[(district.state_id, ceo)]}",
+                    )
                     continue
                 seen_ceo[(district.state_id, ceo)] = line
-                census2011 = clean(row.get("census2011_code", "")) or district.census2011_code
+                census2011 = census_code(row.get("census2011_code", "")) or district.census2011_code
                 if district.census2011_code and census2011 != district.census2011_code:
-                    self.report.warning(path.name, line, "census2011_code",
-                                        f"{census2011} differs from LGD's {district.census2011_code}; kept LGD's")
+                    self.report.warning(
+                        path.name,
+                        line,
+                        "census2011_code",
+                        f"{census2011} differs from LGD's {district.census2011_code}; kept LGD's",
+                    )
                     census2011 = district.census2011_code
                 if (district.ceo_number, district.census2011_code) != (ceo, census2011):
                     district.ceo_number, district.census2011_code = ceo, census2011

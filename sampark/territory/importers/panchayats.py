@@ -14,6 +14,7 @@ These files carry no codes, only Hindi names, so everything is matched by name:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from .base import DictRows, Importer, Upserter
 from .common import best_name_match, display_name, resolve_state
 
 _PARTLY = re.compile(r"\(\s*अंशतः\s*\)")
-_URBAN = re.compile(r"^नगर\s*(निगम|परिषद|पंचायत)|नगर\s*(निगम|परिषद|पंचायत)$")
+# "नगर पंचायत X" / "X नगर पंचायत", but not a village whose name ends in -नगर ("धुमनगर पंचायत").
+_URBAN = re.compile(r"^नगर\s*(निगम|परिषद|पंचायत)|(?:^|\s)नगर\s*(निगम|परिषद|पंचायत)$")
 _LEADING_INT = re.compile(r"^\s*(\d+)")
 
 # A 2025 row and a booth of the older list name the same station when their transliterated names
@@ -64,11 +66,16 @@ class PanchayatMapping(Importer):
         districts = list(District.objects.filter(state=state))
         acs = {a.number: a for a in AssemblyConstituency.objects.filter(state=state)}
         blocks_by_district: dict[int, list[Block]] = defaultdict(list)
-        for block in Block.objects.filter(district__state=state):
-            blocks_by_district[block.district_id].append(block)
+        for known in Block.objects.filter(district__state=state):
+            blocks_by_district[known.district_id].append(known)
         block_cache: dict[tuple[int, str], Block] = {}
-        panchayats = Upserter(Panchayat, key=lambda p: (p.block_id, p.name_hi), fields=["name_en", "kind", "district_id"],
-                              counts=self.report.count("panchayats"), queryset=Panchayat.objects.filter(district__state=state))
+        panchayats = Upserter(
+            Panchayat,
+            key=lambda p: (p.block_id, p.name_hi),
+            fields=["name_en", "kind", "district_id"],
+            counts=self.report.count("panchayats"),
+            queryset=Panchayat.objects.filter(district__state=state),
+        )
         block_counts = self.report.count("blocks")
         rows: list[_Row] = []
         ac_names: dict[int, Counter[str]] = defaultdict(Counter)
@@ -78,10 +85,14 @@ class PanchayatMapping(Importer):
                 self.report.rows_read += 1
                 district_en = clean(row["district_en"])
                 if district_en not in district_cache:
-                    district_cache[district_en] = best_name_match(district_en, [(d.name_en, d) for d in districts])
+                    district_cache[district_en] = best_name_match(
+                        district_en, [(d.name_en, d) for d in districts]
+                    )
                 district = district_cache[district_en]
                 if district is None:
-                    self.report.error(path.name, line, "district_en", f"no district {district_en!r} in {state.name_en}")
+                    self.report.error(
+                        path.name, line, "district_en", f"no district {district_en!r} in {state.name_en}"
+                    )
                     continue
                 block_hi = clean(_PARTLY.sub("", clean(row["block_hi"])))
                 panchayat_hi = clean(row["panchayat_hi"])
@@ -92,49 +103,90 @@ class PanchayatMapping(Importer):
                 block = block_cache.get((district.pk, block_hi))
                 if block is None:
                     block = block_cache[(district.pk, block_hi)] = self._block(
-                        district, block_hi, blocks_by_district[district.pk], path.name, line, block_counts)
+                        district, block_hi, blocks_by_district[district.pk], path.name, line, block_counts
+                    )
                 kind = Panchayat.Kind.URBAN if _URBAN.search(panchayat_hi) else Panchayat.Kind.GRAM_PANCHAYAT
-                panchayat = panchayats.put(Panchayat(
-                    district_id=district.pk, block_id=block.pk, name_hi=panchayat_hi,
-                    name_en=display_name(latin_key(panchayat_hi).title()), kind=kind,
-                ))
+                panchayat = panchayats.put(
+                    Panchayat(
+                        district_id=district.pk,
+                        block_id=block.pk,
+                        name_hi=panchayat_hi,
+                        name_en=display_name(latin_key(panchayat_hi).title()),
+                        kind=kind,
+                    )
+                )
                 ac_no = _LEADING_INT.match(row["ac_no"])
                 ps_no = _LEADING_INT.match(row["ps_no_raw"])
                 if ac_no is None or int(ac_no.group(1)) not in acs:
-                    self.report.warning(path.name, line, "ac_no", f"unknown AC {row['ac_no']!r}; booth not linked")
+                    self.report.warning(
+                        path.name, line, "ac_no", f"unknown AC {row['ac_no']!r}; booth not linked"
+                    )
                     continue
                 if ps_no is None:
-                    self.report.warning(path.name, line, "ps_no_raw",
-                                        f"no polling station number ({row['ps_no_raw']!r}); booth not linked")
+                    self.report.warning(
+                        path.name,
+                        line,
+                        "ps_no_raw",
+                        f"no polling station number ({row['ps_no_raw']!r}); booth not linked",
+                    )
                     continue
                 if clean(row.get("ac_name_hi", "")):
                     ac_names[int(ac_no.group(1))][clean(row["ac_name_hi"])] += 1
-                rows.append(_Row(path.name, line, int(ac_no.group(1)), int(ps_no.group(1)),
-                                 latin_key(row["ps_name_hi"]), panchayat))
+                rows.append(
+                    _Row(
+                        path.name,
+                        line,
+                        int(ac_no.group(1)),
+                        int(ps_no.group(1)),
+                        latin_key(row["ps_name_hi"]),
+                        panchayat,
+                    )
+                )
         panchayats.flush()
         self._name_acs(acs, ac_names)
         self._link_booths(rows, acs)
 
-    def _block(self, district: District, name_hi: str, candidates: list[Block], file: str, line: int,
-               counts: Any) -> Block:
+    def _block(
+        self, district: District, name_hi: str, candidates: list[Block], file: str, line: int, counts: Any
+    ) -> Block:
         by_hindi = [b for b in candidates if b.name_hi and clean(b.name_hi) == name_hi]
-        block = by_hindi[0] if len(by_hindi) == 1 else best_name_match(
-            name_hi, [(b.name_en, b) for b in candidates] + [(b.name_hi, b) for b in candidates if b.name_hi])
-        if block is not None:
+        block: Block | None = (
+            by_hindi[0]
+            if len(by_hindi) == 1
+            else best_name_match(
+                name_hi,
+                [(b.name_en, b) for b in candidates] + [(b.name_hi, b) for b in candidates if b.name_hi],
+            )
+        )
+        if block is not None and block.lgd_code is not None:
             if not block.name_hi:
                 block.name_hi = name_hi
                 block.save(update_fields=["name_hi", "updated_at"])
                 counts.updated += 1
             return block
+        if block is not None:  # kept by an earlier run: still not an LGD block, so say so again
+            self.report.warning(
+                file,
+                line,
+                "block_hi",
+                f"block {name_hi!r} matches no LGD block of {district.name_en}; kept without an LGD code",
+            )
+            return block
         block, created = Block.objects.get_or_create(
-            district=district, lgd_code=None, name_hi=name_hi,
+            district=district,
+            lgd_code=None,
+            name_hi=name_hi,
             defaults={"name_en": display_name(latin_key(name_hi).title())},
         )
         if created:
             counts.created += 1
             candidates.append(block)
-        self.report.warning(file, line, "block_hi",
-                            f"block {name_hi!r} matches no LGD block of {district.name_en}; kept without an LGD code")
+        self.report.warning(
+            file,
+            line,
+            "block_hi",
+            f"block {name_hi!r} matches no LGD block of {district.name_en}; kept without an LGD code",
+        )
         return block
 
     def _name_acs(self, acs: dict[int, AssemblyConstituency], names: dict[int, Counter[str]]) -> None:
@@ -155,31 +207,51 @@ class PanchayatMapping(Importer):
             by_ac[row.ac_number].append(row)
         advance = self.progress("linking booths", len(by_ac))
         for ac_number, ac_rows in by_ac.items():
-            booths = list(Booth.objects.filter(ac=acs[ac_number]).only("id", "number", "name", "panchayat_id", "block_id"))
+            booths = list(
+                Booth.objects.filter(ac=acs[ac_number])
+                .order_by("number", "suffix")
+                .only("id", "number", "name", "panchayat_id", "block_id")
+            )
             keys = [latin_key(b.name) for b in booths]
+            numbers = [b.number for b in booths]  # sorted: the window is a slice
             votes: dict[int, set[int]] = defaultdict(set)
             for row in ac_rows:
-                window = [i for i, b in enumerate(booths) if abs(b.number - row.ps_number) <= NUMBER_WINDOW]
-                found = process.extract(row.name_key, {i: keys[i] for i in window}, scorer=fuzz.token_sort_ratio, limit=2)
-                if not found or found[0][1] < MATCH_SCORE or (len(found) > 1 and found[0][1] - found[1][1] < MATCH_MARGIN):
+                window = range(
+                    bisect_left(numbers, row.ps_number - NUMBER_WINDOW),
+                    bisect_right(numbers, row.ps_number + NUMBER_WINDOW),
+                )
+                found = process.extract(
+                    row.name_key, {i: keys[i] for i in window}, scorer=fuzz.token_sort_ratio, limit=2
+                )
+                if (
+                    not found
+                    or found[0][1] < MATCH_SCORE
+                    or (len(found) > 1 and found[0][1] - found[1][1] < MATCH_MARGIN)
+                ):
                     continue
                 votes[found[0][2]].add(row.panchayat.pk)
             panchayat_blocks = {r.panchayat.pk: r.panchayat.block_id for r in ac_rows}
             changed = []
+            linked = 0
             for index, panchayat_ids in votes.items():
                 booth = booths[index]
                 if len(panchayat_ids) != 1:
                     continue  # rows disagree: leave the booth unlinked rather than guess
+                linked += 1
                 (panchayat_id,) = panchayat_ids
                 if (booth.panchayat_id, booth.block_id) != (panchayat_id, panchayat_blocks[panchayat_id]):
                     booth.panchayat_id, booth.block_id = panchayat_id, panchayat_blocks[panchayat_id]
                     changed.append(booth)
             Booth.objects.bulk_update(changed, ["panchayat_id", "block_id"], batch_size=1000)
             counts.updated += len(changed)
-            counts.unchanged += len(votes) - len(changed)
-            unlinked = sum(1 for i in range(len(booths)) if i not in votes or len(votes[i]) != 1)
+            counts.unchanged += linked - len(changed)  # booths left unlinked are in the warning below
+            unlinked = len(booths) - linked
             if unlinked:
-                self.report.warning(ac_rows[0].file, None, "ps_name_hi",
-                                    f"AC {ac_number}: {unlinked} of {len(booths)} booths matched no row by name "
-                                    "and number, or rows disagreed; their panchayat stays unknown")
+                self.report.warning(
+                    ac_rows[0].file,
+                    None,
+                    "ps_name_hi",
+                    f"AC {ac_number}: {unlinked} of {len(booths)} booths matched no row by name "
+                    "and number, or rows disagreed; their panchayat stays unknown",
+                )
             advance(1)
