@@ -46,6 +46,9 @@ def latin_key(value: str) -> str:
         text = text.replace("\u0921\u093c", "\u0930").replace("\u0922\u093c", "\u0930\u094d\u0939")
         text = text.replace("\u0902", "\u0928\u094d").replace("\u0901", "\u0928\u094d").replace("\u093c", "")
         text = sanscript.transliterate(unicodedata.normalize("NFC", text), sanscript.DEVANAGARI, sanscript.HK)
+        # Harvard-Kyoto writes श as z, ष as S, ऋ as R, ङ/ञ as G/J: spell them as Latin lists do.
+        for hk, latin in (("z", "sh"), ("S", "sh"), ("R", "ri"), ("G", "n"), ("J", "n")):
+            text = text.replace(hk, latin)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _SPACES.sub(" ", re.sub(r"[^a-z0-9 ]+", " ", text.lower())).strip()

@@ -35,8 +35,22 @@ from .common import best_name_match, resolve_state
 
 # Compared and written on every import; block/panchayat (set by panchayat-mapping) and name_hi are not.
 FIELDS = (
-    "district_id", "ac_id", "number", "suffix", "suffix_assigned", "kind", "name", "latitude", "longitude",
-    "coordinate_quality", "coordinate_raw", "electricity", "toilet", "ramp", "elector_from", "elector_to",
+    "district_id",
+    "ac_id",
+    "number",
+    "suffix",
+    "suffix_assigned",
+    "kind",
+    "name",
+    "latitude",
+    "longitude",
+    "coordinate_quality",
+    "coordinate_raw",
+    "electricity",
+    "toilet",
+    "ramp",
+    "elector_from",
+    "elector_to",
     "source",
 )
 
@@ -84,7 +98,9 @@ def assign_codes(ac_number: int, stations: list[RawStation]) -> list[tuple[str, 
 
 class PollingStations(Importer):
     kind = "polling-stations"
-    help = "Raw CEO polling-station files, one per district ('<CEO no>-<district>.csv'); ACs and districts first"
+    help = (
+        "Raw CEO polling-station files, one per district ('<CEO no>-<district>.csv'); ACs and districts first"
+    )
     many_files = True
 
     @classmethod
@@ -100,7 +116,9 @@ class PollingStations(Importer):
         acs = {a.number: a for a in AssemblyConstituency.objects.filter(state=state)}
         counts = self.report.count("booths")
         ac_counts = self.report.count("assembly constituencies")
-        existing = {row[0]: row[1:] for row in Booth.objects.filter(state=state).values_list("code", "id", *FIELDS)}
+        existing = {
+            row[0]: row[1:] for row in Booth.objects.filter(state=state).values_list("code", "id", *FIELDS)
+        }
         ac_file: dict[int, str] = {}
         seen_codes: set[str] = set()
         # Adapted once: the per-row datetime adapter was a tenth of the write time.
@@ -129,14 +147,22 @@ class PollingStations(Importer):
             for ac_number, stations in by_ac.items():
                 ac = acs.get(ac_number)
                 if ac is None:
-                    self.report.error(path.name, stations[0].line, "AC No. & Name",
-                                      f"unknown assembly constituency {ac_number} ({stations[0].ac_field_raw!r}); "
-                                      "import eci-constituencies first")
+                    self.report.error(
+                        path.name,
+                        stations[0].line,
+                        "AC No. & Name",
+                        f"unknown assembly constituency {ac_number} ({stations[0].ac_field_raw!r}); "
+                        "import eci-constituencies first",
+                    )
                     continue
                 if ac_number in ac_file:
-                    self.report.error(path.name, stations[0].line, "AC No. & Name",
-                                      f"AC {ac_number} is also listed in {ac_file[ac_number]}; an AC belongs to "
-                                      "one district file")
+                    self.report.error(
+                        path.name,
+                        stations[0].line,
+                        "AC No. & Name",
+                        f"AC {ac_number} is also listed in {ac_file[ac_number]}; an AC belongs to "
+                        "one district file",
+                    )
                     continue
                 ac_file[ac_number] = path.name
                 if ac.district_id != file_district.pk:
@@ -147,9 +173,23 @@ class PollingStations(Importer):
                 for st, (code, suffix) in zip(stations, assign_codes(ac_number, stations), strict=True):
                     seen_codes.add(code)
                     values = (
-                        district_id, ac_id, st.ps_number, suffix, suffix != st.ps_suffix, st.kind, st.name[:300],
-                        st.latitude, st.longitude, st.coordinate_quality, st.coordinate_raw[:80],
-                        st.electricity, st.toilet, st.ramp, st.elector_from, st.elector_to, f"{st.file}:{st.line}",
+                        district_id,
+                        ac_id,
+                        st.ps_number,
+                        suffix,
+                        suffix != st.ps_suffix,
+                        st.kind,
+                        st.name[:300],
+                        st.latitude,
+                        st.longitude,
+                        st.coordinate_quality,
+                        st.coordinate_raw[:80],
+                        st.electricity,
+                        st.toilet,
+                        st.ramp,
+                        st.elector_from,
+                        st.elector_to,
+                        f"{st.file}:{st.line}",
                     )
                     current = existing.get(code)
                     if current is None:
@@ -164,22 +204,33 @@ class PollingStations(Importer):
             advance(1)
         self._report_missing(existing, seen_codes, set(ac_file), acs)
 
-    def _district(self, st: RawStation, by_ceo: dict[int, District], districts: list[District]) -> District | None:
+    def _district(
+        self, st: RawStation, by_ceo: dict[int, District], districts: list[District]
+    ) -> District | None:
         district = by_ceo.get(st.district_number)
         if district is not None:
             return district
         district = best_name_match(st.district_name, [(d.name_en, d) for d in districts])
         if district is None or district.ceo_number:
-            self.report.error(st.file, None, "file name",
-                              f"no district with CEO number {st.district_number} or named {st.district_name!r}; "
-                              "import lgd-districts and the district-crosswalk first")
+            self.report.error(
+                st.file,
+                None,
+                "file name",
+                f"no district with CEO number {st.district_number} or named {st.district_name!r}; "
+                "import lgd-districts and the district-crosswalk first",
+            )
             return None
         # Remember the match so the next run (and the AC → district link) does not depend on spelling.
         district.ceo_number = st.district_number
         district.save(update_fields=["ceo_number", "updated_at"])
         by_ceo[st.district_number] = district
-        self.report.warning(st.file, None, "file name", f"district matched by name to {district.name_en} "
-                            f"(LGD {district.lgd_code}); import the district-crosswalk to be sure")
+        self.report.warning(
+            st.file,
+            None,
+            "file name",
+            f"district matched by name to {district.name_en} "
+            f"(LGD {district.lgd_code}); import the district-crosswalk to be sure",
+        )
         return district
 
     @staticmethod
@@ -195,8 +246,10 @@ class PollingStations(Importer):
         with connection.cursor() as cursor:
             if inserts:
                 names = [column(f) for f in ("state", "code", "name_hi")] + [*columns, *stamps]
-                sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(map(qn, names))}) "
-                       f"VALUES ({', '.join(['%s'] * len(names))})")
+                sql = (
+                    f"INSERT INTO {qn(meta.db_table)} ({', '.join(map(qn, names))}) "
+                    f"VALUES ({', '.join(['%s'] * len(names))})"
+                )
                 if connection.vendor == "postgresql":
                     # Row-by-row INSERTs cost a server round of work each (~30 s for 1 lakh); COPY
                     # streams them in one statement, inside the same transaction.
@@ -209,13 +262,25 @@ class PollingStations(Importer):
                         cursor.executemany(sql, inserts[start : start + 5000])
             if updates:
                 sets = ", ".join(f"{qn(c)} = %s" for c in [*columns, stamps[1]])
-                cursor.executemany(f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(column('id'))} = %s", updates)
+                cursor.executemany(
+                    f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(column('id'))} = %s", updates
+                )
 
-    def _report_missing(self, existing: dict[str, tuple[Any, ...]], seen: set[str], ac_numbers: set[int],
-                        acs: dict[int, AssemblyConstituency]) -> None:
+    def _report_missing(
+        self,
+        existing: dict[str, tuple[Any, ...]],
+        seen: set[str],
+        ac_numbers: set[int],
+        acs: dict[int, AssemblyConstituency],
+    ) -> None:
         ac_ids = {acs[n].pk for n in ac_numbers}
         missing = [code for code, row in existing.items() if row[2] in ac_ids and code not in seen]
         if missing:
             # Booths are never deleted by an import: volunteers and history point at them.
-            self.report.warning("", None, "booth", f"{len(missing)} booth(s) in the database are no longer in "
-                                f"these files and were kept: {', '.join(sorted(missing)[:10])}…")
+            self.report.warning(
+                "",
+                None,
+                "booth",
+                f"{len(missing)} booth(s) in the database are no longer in "
+                f"these files and were kept: {', '.join(sorted(missing)[:10])}…",
+            )

@@ -13,6 +13,13 @@ from .panchayats import PanchayatMapping
 IMPORTERS: dict[str, type[Importer]] = {
     cls.kind: cls
     for cls in (
-        LgdStates, LgdDistricts, LgdBlocks, EciConstituencies, DistrictCrosswalk, PollingStations, PanchayatMapping, Boundaries,
+        LgdStates,
+        LgdDistricts,
+        LgdBlocks,
+        EciConstituencies,
+        DistrictCrosswalk,
+        PollingStations,
+        PanchayatMapping,
+        Boundaries,
     )
 }

@@ -25,18 +25,35 @@ class Command(BaseCommand):
             p = sub.add_parser(kind, help=importer.help, description=importer.help)
             p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
             p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
-            p.add_argument("--report", type=Path, help="also write every issue as CSV (file,line,field,severity,reason)")
+            p.add_argument(
+                "--report", type=Path, help="also write every issue as CSV (file,line,field,severity,reason)"
+            )
             p.add_argument("--max-issues", type=int, default=30, help="issues to print (all go to --report)")
             importer.add_arguments(p)
 
-    def handle(self, *args: Any, kind: str, paths: list[Path], dry_run: bool, report: Path | None,
-               max_issues: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        kind: str,
+        paths: list[Path],
+        dry_run: bool,
+        report: Path | None,
+        max_issues: int,
+        **options: Any,
+    ) -> None:
         importer = IMPORTERS[kind]
         console = Console(stderr=True)
         known = {"verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"}
         extra = {k: v for k, v in options.items() if k not in known}
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True, disable=options.get("verbosity", 1) == 0) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=options.get("verbosity", 1) == 0,
+        ) as bar:
 
             def progress(description: str, total: int | None):  # type: ignore[no-untyped-def]
                 task = bar.add_task(description, total=total)
@@ -56,9 +73,14 @@ class Command(BaseCommand):
         for column in (_("what"), _("created"), _("updated"), _("unchanged")):
             table.add_column(column, justify="right" if column != _("what") else "left")
         for label, counts in result.counts.items():
-            table.add_row(label, *(group_indian(n) for n in (counts.created, counts.updated, counts.unchanged)))
+            table.add_row(
+                label, *(group_indian(n) for n in (counts.created, counts.updated, counts.unchanged))
+            )
         table.caption = _("%(rows)s rows read · %(e)s errors · %(w)s warnings") % {
-            "rows": group_indian(result.rows_read), "e": len(result.errors), "w": len(result.warnings)}
+            "rows": group_indian(result.rows_read),
+            "e": len(result.errors),
+            "w": len(result.warnings),
+        }
         console.print(table)
         shown = result.errors[:max_issues] + result.warnings[: max(0, max_issues - len(result.errors))]
         for issue in shown:
