@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -14,6 +15,21 @@ from rich.table import Table
 from sampark.core.numbers import group_indian
 from sampark.territory.importers.base import ImportReport, run_import
 from sampark.territory.importers.registry import IMPORTERS
+
+
+# What the importers count (ImportReport.count labels), marked here so the summary is translated.
+COUNT_LABELS = (
+    gettext_noop("states"),
+    gettext_noop("districts"),
+    gettext_noop("blocks"),
+    gettext_noop("panchayats"),
+    gettext_noop("booths"),
+    gettext_noop("assembly constituencies"),
+    gettext_noop("parliamentary constituencies"),
+    gettext_noop("district boundaries"),
+    gettext_noop("block boundaries"),
+    gettext_noop("ac boundaries"),
+)
 
 
 class Command(BaseCommand):
@@ -74,7 +90,7 @@ class Command(BaseCommand):
             table.add_column(column, justify="right" if column != _("what") else "left")
         for label, counts in result.counts.items():
             table.add_row(
-                label, *(group_indian(n) for n in (counts.created, counts.updated, counts.unchanged))
+                _(label), *(group_indian(n) for n in (counts.created, counts.updated, counts.unchanged))
             )
         table.caption = _("%(rows)s rows read · %(e)s errors · %(w)s warnings") % {
             "rows": group_indian(result.rows_read),
