@@ -199,5 +199,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("SAMPARK_LOG_LEVEL", default="INFO")},
-    "loggers": {"huey": {"level": "INFO"}},
+    # The Huey consumer attaches its own handler to "huey"; not propagating avoids every line twice.
+    "loggers": {"huey": {"level": "INFO", "propagate": False}},
 }

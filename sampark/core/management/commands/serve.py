@@ -91,6 +91,9 @@ class Command(BaseCommand):
                         "--workers",
                         str(web_workers),
                         "--no-ws",
+                        # Django views block: a few threads per worker, not granian's default of hundreds.
+                        "--blocking-threads",
+                        str(max(4, 2 * (os.cpu_count() or 1))),
                         "config.wsgi:application",
                     ]
                 ),
