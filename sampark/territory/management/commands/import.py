@@ -16,7 +16,6 @@ from sampark.core.numbers import group_indian
 from sampark.territory.importers.base import ImportReport, run_import
 from sampark.territory.importers.registry import IMPORTERS
 
-
 # What the importers count (ImportReport.count labels), marked here so the summary is translated.
 COUNT_LABELS = (
     gettext_noop("states"),
