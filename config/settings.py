@@ -42,10 +42,19 @@ def _secret_key() -> str:
         return key
     # Embedded installs should not need a configuration step: keep one generated key per SAMPARK_HOME,
     # readable only by its owner, so sessions survive restarts.
+    if os.environ.get("DATABASE_URL"):
+        # Several machines each generating their own key would break every session behind a balancer.
+        raise ImproperlyConfigured(
+            "distributed mode (DATABASE_URL) needs SAMPARK_SECRET_KEY or SAMPARK_SECRET_KEY_FILE"
+        )
     path = SAMPARK_HOME / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-        path.chmod(0o600)
+    try:  # created 0600 from the first byte, never world-readable
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(50))
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -53,6 +62,12 @@ SECRET_KEY = _secret_key()
 DEBUG = env.bool("SAMPARK_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("SAMPARK_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("SAMPARK_CSRF_TRUSTED_ORIGINS", default=[])
+# Behind TLS (a reverse proxy that sets X-Forwarded-Proto), set SAMPARK_HTTPS=true.
+if env.bool("SAMPARK_HTTPS", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SAMPARK_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SAMPARK_HSTS_SECONDS", default=3600)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -148,11 +163,7 @@ else:
         }
     }
 
-if (
-    SAMPARK_MODE == "distributed"
-    and not REDIS_URL
-    and not env.bool("SAMPARK_ALLOW_SQLITE_QUEUE", default=False)
-):
+if SAMPARK_MODE == "distributed" and not REDIS_URL:
     # A PostgreSQL deployment with a local SQLite queue would silently split work per machine.
     raise ImproperlyConfigured("DATABASE_URL is set but REDIS_URL is not: distributed mode needs both.")
 
@@ -191,6 +202,15 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# --- imports -------------------------------------------------------------------------------------
+# Polling-station coordinates outside this box (lat_min, lat_max, lon_min, lon_max) are not trusted.
+# The default is Bihar's; set it for another state, e.g. SAMPARK_COORDINATE_BBOX=23.8,30.5,77.0,84.7.
+SAMPARK_COORDINATE_BBOX = tuple(
+    float(v) for v in env.list("SAMPARK_COORDINATE_BBOX", default=["24.2", "27.6", "83.3", "88.3"])
+)
+if len(SAMPARK_COORDINATE_BBOX) != 4:
+    raise ImproperlyConfigured("SAMPARK_COORDINATE_BBOX needs four numbers: lat_min,lat_max,lon_min,lon_max")
 
 # --- logging -------------------------------------------------------------------------------------
 LOGGING = {

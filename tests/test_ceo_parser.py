@@ -257,7 +257,7 @@ def test_it_skips_an_empty_ac_field_with_nothing_above_it(tmp_path):
     assert [(i.line, i.field) for i in issues] == [(FIRST, "AC No. & Name")]
 
 
-@pytest.mark.parametrize("field", ["244-Nowhere", "0-Zero", "Valmiki Nagar", "]"])
+@pytest.mark.parametrize("field", ["1000-Nowhere", "0-Zero", "Valmiki Nagar", "]"])
 def test_it_warns_and_skips_an_ac_field_without_an_ac_number(tmp_path, field):
     stations, issues = parse(write(tmp_path, [row(ac=field), row(ps="2")]))
     assert [s.ps_number for s in stations] == [2]
@@ -858,3 +858,17 @@ def test_real_warnings_account_for_every_skipped_row(real):
     # 503 + 1 + 2 skipped rows, the 5 repeated column-number rows skipped silently, 106,517 stations:
     # together the 107,028 non-blank rows below the headers that SOURCES.md counts.
     assert 503 + 1 + 2 + 5 + len(real["stations"]) == 107_028
+
+
+def test_it_skips_a_polling_station_number_too_large_for_a_booth(tmp_path):
+    stations, issues = parse(write(tmp_path, [row(ps="40001")]))
+    assert stations == []
+    (issue,) = [i for i in issues if "implausibly large" in i.reason]
+    assert issue.line == 4 and issue.field == "Polling Station No."
+
+
+def test_it_empties_implausible_elector_serials(tmp_path):
+    stations, issues = parse(write(tmp_path, [row(frm="1", to="99999999999")]))
+    (st,) = stations
+    assert (st.elector_from, st.elector_to) == (None, None)
+    assert [i.line for i in issues if "implausibly large" in i.reason] == [4]

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run_settings(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    full = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SAMPARK_SECRET_KEY")
+    }
     full.update(env, DJANGO_SETTINGS_MODULE="config.settings")
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup();" + code],
@@ -47,10 +49,42 @@ def test_it_keeps_everything_under_sampark_home_in_embedded_mode(tmp_path):
 
 def test_it_refuses_a_database_url_without_a_redis_url(tmp_path):
     result = _run_settings(
-        {"SAMPARK_HOME": str(tmp_path), "DATABASE_URL": "postgres://postgres@127.0.0.1/x"}, ""
+        {
+            "SAMPARK_HOME": str(tmp_path),
+            "DATABASE_URL": "postgres://postgres@127.0.0.1/x",
+            "SAMPARK_SECRET_KEY": "k" * 50,
+        },
+        "",
     )
     assert result.returncode != 0
     assert "REDIS_URL is not" in result.stderr
+
+
+def test_it_refuses_distributed_mode_without_a_shared_secret_key(tmp_path):
+    result = _run_settings(
+        {
+            "SAMPARK_HOME": str(tmp_path),
+            "DATABASE_URL": "postgres://postgres@127.0.0.1/x",
+            "REDIS_URL": "redis://127.0.0.1:6379/15",
+        },
+        "",
+    )
+    assert result.returncode != 0
+    assert "needs SAMPARK_SECRET_KEY" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_it_reads_the_coordinate_box_and_https_switches_from_the_environment(tmp_path):
+    result = _run_settings(
+        {
+            "SAMPARK_HOME": str(tmp_path),
+            "SAMPARK_COORDINATE_BBOX": "23.8,30.5,77.0,84.7",
+            "SAMPARK_HTTPS": "true",
+        },
+        "from django.conf import settings as s; print(s.SAMPARK_COORDINATE_BBOX, s.SESSION_COOKIE_SECURE, s.SECURE_PROXY_SSL_HEADER)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "(23.8, 30.5, 77.0, 84.7) True ('HTTP_X_FORWARDED_PROTO', 'https')"
 
 
 def test_it_switches_queue_and_cache_to_redis_with_redis_url(tmp_path):

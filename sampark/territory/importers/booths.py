@@ -30,7 +30,7 @@ from django.utils import timezone
 from sampark.territory.models import AssemblyConstituency, Booth, District
 
 from .base import Importer, Issue
-from .ceo import BIHAR_BBOX, RawStation, parse_ceo_file
+from .ceo import RawStation, parse_ceo_file
 from .common import best_name_match, resolve_state
 
 # Compared and written on every import; block/panchayat (set by panchayat-mapping) and name_hi are not.
@@ -110,7 +110,7 @@ class PollingStations(Importer):
     def run(self, paths: Iterable[Path]) -> None:
         paths = list(paths)
         state = resolve_state(self.options.get("state"))
-        bbox = tuple(Decimal(str(v)) for v in getattr(settings, "SAMPARK_COORDINATE_BBOX", BIHAR_BBOX))
+        bbox = tuple(Decimal(str(v)) for v in settings.SAMPARK_COORDINATE_BBOX)
         districts = list(District.objects.filter(state=state))
         by_ceo = {d.ceo_number: d for d in districts if d.ceo_number}
         acs = {a.number: a for a in AssemblyConstituency.objects.filter(state=state)}

@@ -31,6 +31,13 @@ from sampark.territory.importers.base import WARNING, BadFile, Issue, csv_rows
 
 __all__ = ["BIHAR_BBOX", "COORDINATE_QUALITIES", "RawStation", "parse_ceo_file"]
 
+# No state has more than 403 assembly constituencies (UP); a larger leading number is not an AC, and
+# an AC in range but absent from the database is the importer's error to report. Polling-station
+# numbers fit Booth.number (a small integer); electors per booth are at most a few thousand.
+MAX_AC_NUMBER = 999
+MAX_PS_NUMBER = 32767
+MAX_ELECTOR_SERIAL = 2_000_000_000
+
 BIHAR_BBOX = (
     Decimal("24.2"),
     Decimal("27.6"),
@@ -49,7 +56,7 @@ class RawStation(NamedTuple):
     line: int  # physical line where the record starts (1-based, header lines count)
     district_number: int  # CEO district number from the file name
     district_name: str  # district name from the file name
-    ac_number: int  # 1..243, leading integer of the AC field (forward-filled if the field is empty)
+    ac_number: int  # 1..MAX_AC_NUMBER, leading integer of the AC field (forward-filled if the field is empty)
     ac_field_raw: str
     ps_number: int
     ps_suffix: str  # upper-case letters after the number ("72.A" -> "A"), "" if none
@@ -398,7 +405,7 @@ def _stations(
                 )
             elif "".join(cells).strip():
                 ac_number = ac_fields[cells[i_ac]][1]
-                if ac_number is not None and 1 <= ac_number <= 243:
+                if ac_number is not None and 1 <= ac_number <= MAX_AC_NUMBER:
                     last_ac = ac_number  # an AC heading row ("75-SAHARSA AC") opens a section
                 yield warn(
                     line,
@@ -433,13 +440,20 @@ def _stations(
         if not ps_number:
             yield warn(line, "ps", f"skipped a row whose polling station number {ps_text!r} is 0")
             continue
+        if ps_number > MAX_PS_NUMBER:
+            yield warn(
+                line, "ps", f"skipped a row whose polling station number {ps_text!r} is implausibly large"
+            )
+            continue
 
         # The assembly constituency, forward-filled from the row above when the field is empty.
         ac_text, ac_number = ac_fields[cells[i_ac]]
-        if ac_number is None or not 1 <= ac_number <= 243:
+        if ac_number is None or not 1 <= ac_number <= MAX_AC_NUMBER:
             if ac_text:
                 problem = (
-                    "does not start with a number" if ac_number is None else "is not an AC number (1..243)"
+                    "does not start with a number"
+                    if ac_number is None
+                    else f"is not an AC number (1..{MAX_AC_NUMBER})"
                 )
                 yield warn(line, "ac", f"skipped a row whose AC field {ac_text!r} {problem}")
                 continue
@@ -478,6 +492,9 @@ def _stations(
             elector_to, readable = _elector(to_raw)
             if not readable:
                 yield warn(line, "to", f"unreadable elector serial {_clean(to_raw)!r}; left empty")
+        if (elector_from or 0) > MAX_ELECTOR_SERIAL or (elector_to or 0) > MAX_ELECTOR_SERIAL:
+            yield warn(line, "from", "implausibly large elector serial; both left empty")
+            elector_from = elector_to = None
 
         # Main and auxiliary booths in one building share coordinates: reuse the row above's reading.
         if lat_raw != last_lat or lon_raw != last_lon:

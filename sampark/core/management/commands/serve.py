@@ -70,6 +70,9 @@ class Command(BaseCommand):
                             str(task_workers),
                             "--worker-type",
                             "thread",
+                            # STACK.md: cap polling back-off at 1 s on SQLite so queued work starts promptly.
+                            "--max-delay",
+                            "1",
                         ]
                     ),
                 )
