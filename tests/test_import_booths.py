@@ -374,6 +374,21 @@ def test_it_moves_ceo_numbers_between_districts_in_one_crosswalk_run(tmp_path):
     assert run("district-crosswalk", [path]).counts["districts"].unchanged == 2
 
 
+def test_it_reports_a_number_still_held_by_a_district_the_crosswalk_does_not_mention(tmp_path):
+    small_bihar()  # Pashchim Champaran is CEO 1, Arwal CEO 33
+    path = write_csv(
+        tmp_path / "crosswalk.csv",
+        ("lgd_district_code", "ceo_district_no", "census2011_code"),
+        [(211, 33, 203)],
+    )
+    report = run("district-crosswalk", [path])
+    (error,) = report.errors
+    assert (error.file, error.line, error.field) == ("crosswalk.csv", 2, "ceo_district_no")
+    assert "CEO number 33 is held by Arwal (LGD 611)" in error.reason
+    assert not report.committed
+    assert dict(District.objects.values_list("lgd_code", "ceo_number")) == {211: 1, 611: 33}
+
+
 def test_it_rejects_a_crosswalk_that_repeats_a_number_or_names_an_unknown_district(tmp_path):
     small_bihar()
     path = write_csv(

@@ -236,3 +236,16 @@ def test_it_reports_an_unknown_district_as_an_error_and_writes_nothing(tmp_path,
     assert "no district 'Gotham' in Bihar" in report.errors[0].reason
     assert not Panchayat.objects.exists()
     assert Block.objects.get().name_hi == ""
+
+
+def test_it_unlinks_a_booth_a_newer_file_no_longer_confirms(tmp_path, champaran):
+    first = mapping_file(tmp_path, [("बगहा-2", "लक्ष्मीपुर रमपुरवा", "1", "उत्क्रमित मध्य विद्यालय, ठाढ़ी")])
+    run("panchayat-mapping", [first])
+    assert Booth.objects.get(code="1-1").panchayat.name_hi == "लक्ष्मीपुर रमपुरवा"
+    # The newer list names booth 1 differently: the old link must not survive the re-import.
+    second = mapping_file(tmp_path, [("बगहा-2", "लक्ष्मीपुर रमपुरवा", "1", "पंचायत सरकार भवन")])
+    report = run("panchayat-mapping", [second])
+    booth = Booth.objects.get(code="1-1")
+    assert (booth.panchayat_id, booth.block_id) == (None, None)
+    assert changed_counts(report)["booths"] == (0, 1)
+    assert "AC 1: 4 of 4 booths matched no row" in report.warnings[-1].reason

@@ -211,7 +211,8 @@ class Upserter(Generic[M]):
         self.key = key
         self.fields = list(fields)
         self.counts = counts
-        self.existing: dict[Any, M] = {key(obj): obj for obj in (queryset or model._default_manager.all())}
+        source = queryset if queryset is not None else model._default_manager.all()
+        self.existing: dict[Any, M] = {key(obj): obj for obj in source}
         self.to_create: list[M] = []
         self.to_update: list[M] = []
         self.seen: set[Any] = set()

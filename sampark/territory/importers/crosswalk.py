@@ -24,7 +24,8 @@ class DistrictCrosswalk(Importer):
         districts = {d.lgd_code: d for d in District.objects.all()}
         counts = self.report.count("districts")
         changed: list[District] = []
-        seen_ceo: dict[tuple[int, int], int] = {}
+        seen_ceo: dict[tuple[int, int], tuple[str, int]] = {}  # (state, CEO number) → (file, line)
+        in_file: set[int] = set()
         for path in paths:
             for line, row in DictRows(path, required=self.columns):
                 self.report.rows_read += 1
@@ -48,10 +49,11 @@ class DistrictCrosswalk(Importer):
                         path.name,
                         line,
                         "ceo_district_no",
-                        f"CEO number {ceo} already given at line {seen_ceo[(district.state_id, ceo)]}",
+                        f"CEO number {ceo} already given at line {seen_ceo[(district.state_id, ceo)][1]}",
                     )
                     continue
-                seen_ceo[(district.state_id, ceo)] = line
+                seen_ceo[(district.state_id, ceo)] = (path.name, line)
+                in_file.add(district.pk)
                 census2011 = census_code(row.get("census2011_code", "")) or district.census2011_code
                 if district.census2011_code and census2011 != district.census2011_code:
                     self.report.warning(
@@ -67,6 +69,21 @@ class DistrictCrosswalk(Importer):
                     counts.updated += 1
                 else:
                     counts.unchanged += 1
+        # A number this file gives may still be held by a district it does not mention (set earlier by
+        # the polling-station import's name match, say): report it rather than break the constraint.
+        for other in districts.values():
+            key = (other.state_id, other.ceo_number)
+            if other.pk not in in_file and other.ceo_number and key in seen_ceo:
+                file, line = seen_ceo[key]  # type: ignore[index]
+                self.report.error(
+                    file,
+                    line,
+                    "ceo_district_no",
+                    f"CEO number {other.ceo_number} is held by {other.name_en} (LGD {other.lgd_code}), "
+                    "which this file does not mention",
+                )
+        if self.report.errors:
+            return
         # Numbers may move between districts in one run: clear them first so the unique constraint holds.
         District.objects.filter(pk__in=[d.pk for d in changed]).update(ceo_number=None)
         District.objects.bulk_update(changed, ["ceo_number", "census2011_code"])

@@ -233,10 +233,15 @@ class PanchayatMapping(Importer):
             panchayat_blocks = {r.panchayat.pk: r.panchayat.block_id for r in ac_rows}
             changed = []
             linked = 0
-            for index, panchayat_ids in votes.items():
-                booth = booths[index]
+            for index, booth in enumerate(booths):
+                panchayat_ids = votes.get(index, set())
                 if len(panchayat_ids) != 1:
-                    continue  # rows disagree: leave the booth unlinked rather than guess
+                    # No confident match, or rows disagree: unlinked, also when an earlier run of an
+                    # older file had linked it, so the result never depends on import history.
+                    if booth.panchayat_id is not None:
+                        booth.panchayat_id = booth.block_id = None
+                        changed.append(booth)
+                    continue
                 linked += 1
                 (panchayat_id,) = panchayat_ids
                 if (booth.panchayat_id, booth.block_id) != (panchayat_id, panchayat_blocks[panchayat_id]):
@@ -244,7 +249,7 @@ class PanchayatMapping(Importer):
                     changed.append(booth)
             Booth.objects.bulk_update(changed, ["panchayat_id", "block_id"], batch_size=1000)
             counts.updated += len(changed)
-            counts.unchanged += linked - len(changed)  # booths left unlinked are in the warning below
+            counts.unchanged += linked - sum(1 for b in changed if b.panchayat_id is not None)
             unlinked = len(booths) - linked
             if unlinked:
                 self.report.warning(
