@@ -586,3 +586,19 @@ def test_it_groups_large_counts_the_indian_way(member, bihar, django_assert_max_
     assert row(district, "ac", 1200) == "1200 AC 1200 550 0 550"
     assert row(district, "ac", "total") == "कुल 1,10,002 1 1,10,003"
     assert row(district, "block", "none") == "प्रखंड से अभी न जुड़े बूथ – 1,10,000 0 1,10,000"
+
+
+def test_it_finds_a_booth_by_its_number_not_every_name_with_that_digit(member, bihar):
+    booth = Booth.objects.get(code="1-2")
+    Booth.objects.create(
+        state=booth.state,
+        district=booth.district,
+        ac=booth.ac,
+        number=7,
+        code="1-7",
+        name="Nagar Bhawan Ward No 2",
+        name_hi="नगर भवन वार्ड संख्या 2",
+    )
+    url = reverse("territory:ac", args=[10, 1])
+    assert booth_codes(member.get(url, {"q": "2"})) == ["1-2", "1-2A"]
+    assert booth_codes(member.get(url, {"q": "ward no 2"})) == ["1-7"]

@@ -242,7 +242,8 @@ class Booth(TimeStamped):
     source = models.CharField(_("source (file:line)"), max_length=200, blank=True)
 
     class Meta:
-        ordering = ["ac__number", "number", "suffix"]
+        # By column, not ac__number: ordering through the AC join sorted the whole table on every list.
+        ordering = ["ac_id", "number", "suffix"]
         verbose_name = _("booth")
         verbose_name_plural = _("booths")
         constraints = [models.UniqueConstraint(fields=["state", "code"], name="booth_code_unique")]
@@ -250,6 +251,13 @@ class Booth(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language, falling back to the other script (as ``Named.name``)."""
+        if (get_language() or "hi").startswith("hi"):
+            return self.name_hi or self.name
+        return self.name or self.name_hi
 
     @staticmethod
     def make_code(ac_number: int, number: int, suffix: str) -> str:

@@ -207,7 +207,7 @@ def booth_counts(**filters: Any) -> BoothCounts:
 
 
 def search_booths(queryset: QuerySet[Booth], query: str) -> QuerySet[Booth]:
-    """Booths matching a code (``34``, ``34A``, ``12-34``, ``12-34A``) or every word of a name.
+    """Booths with a code (``34``, ``34A``, ``12-34``, ``12-34A``), or else with every word of a name.
 
     Names match in either script (``name`` is English, ``name_hi`` Hindi), so a word typed in Devanagari
     or in Latin letters finds the booth.
@@ -215,18 +215,18 @@ def search_booths(queryset: QuerySet[Booth], query: str) -> QuerySet[Booth]:
     query = clean(query)
     if not query:
         return queryset
-    by_name = Q()
-    for word in query.split(" "):
-        by_name &= Q(name__icontains=word) | Q(name_hi__icontains=word)
-    condition = by_name
     code = _BOOTH_CODE.fullmatch(query)
     if code:
-        by_code = Q(number=int(code["number"]))
+        # Someone typing "2" or "178-2A" means that booth, not every name with a 2 in it ("Ward No 2").
+        condition = Q(number=int(code["number"]))
         if code["ac"]:
-            by_code &= Q(ac__number=int(code["ac"]))
+            condition &= Q(ac__number=int(code["ac"]))
         if code["suffix"]:
-            by_code &= Q(suffix__iexact=code["suffix"])
-        condition |= by_code
+            condition &= Q(suffix__iexact=code["suffix"])
+        return queryset.filter(condition)
+    condition = Q()
+    for word in query.split(" "):
+        condition &= Q(name__icontains=word) | Q(name_hi__icontains=word)
     return queryset.filter(condition)
 
 
