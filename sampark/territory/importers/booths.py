@@ -9,7 +9,7 @@ suffix for auxiliary stations (24,8xx rows in Bihar 2020) and, rarely, for two m
 get the next free letter (``178-1A``, ``178-1B``) with ``suffix_assigned`` set, so the code is
 unique, stable across re-imports of the same file, and the published number stays visible.
 
-Writing. 1 lakh rows go through ``executemany`` on the booth table rather than model instances: the
+Writing. 1 lakh rows go through ``core.bulk.BulkInserter`` (executemany on SQLite, COPY on PostgreSQL) rather than model instances: the
 benchmark (bench/import_booths.py) holds this import to 2x a bare csv parse + executemany.
 """
 
@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from sampark.core.bulk import BulkInserter
 from sampark.territory.models import AssemblyConstituency, Booth, District
 
 from .base import Importer, Issue
@@ -193,7 +194,7 @@ class PollingStations(Importer):
                     )
                     current = existing.get(code)
                     if current is None:
-                        inserts.append((state.pk, code, "", *values, now, now))
+                        inserts.append((state.pk, code, *values))
                         counts.created += 1
                     elif current[1:] != (
                         *values[:7],
@@ -205,7 +206,7 @@ class PollingStations(Importer):
                         counts.updated += 1
                     else:
                         counts.unchanged += 1
-            self._write(inserts, updates)
+            self._write(inserts, updates, now)
             advance(1)
         self._report_missing(existing, seen_codes, set(ac_file), acs)
 
@@ -269,36 +270,18 @@ class PollingStations(Importer):
         }
 
     @staticmethod
-    def _write(inserts: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]) -> None:
-        meta = Booth._meta
-        qn = connection.ops.quote_name
-
-        def column(name: str) -> str:
-            return str(meta.get_field(name).column)  # type: ignore[union-attr]
-
-        columns = [column(f) for f in FIELDS]
-        stamps = [column("created_at"), column("updated_at")]
-        with connection.cursor() as cursor:
-            if inserts:
-                names = [column(f) for f in ("state", "code", "name_hi")] + [*columns, *stamps]
-                sql = (
-                    f"INSERT INTO {qn(meta.db_table)} ({', '.join(map(qn, names))}) "
-                    f"VALUES ({', '.join(['%s'] * len(names))})"
-                )
-                if connection.vendor == "postgresql":
-                    # Row-by-row INSERTs cost a server round of work each (~30 s for 1 lakh); COPY
-                    # streams them in one statement, inside the same transaction.
-                    copy_sql = f"COPY {qn(meta.db_table)} ({', '.join(map(qn, names))}) FROM STDIN"
-                    with cursor.cursor.copy(copy_sql) as copy:  # type: ignore[attr-defined]
-                        for row in inserts:
-                            copy.write_row(row)
-                else:
-                    for start in range(0, len(inserts), 5000):
-                        cursor.executemany(sql, inserts[start : start + 5000])
-            if updates:
-                sets = ", ".join(f"{qn(c)} = %s" for c in [*columns, stamps[1]])
+    def _write(inserts: list[tuple[Any, ...]], updates: list[tuple[Any, ...]], now: Any) -> None:
+        """New rows as ``(state_id, code, *FIELDS)``; changed ones as ``(*FIELDS, updated_at, id)``."""
+        if inserts:
+            BulkInserter(Booth, ["state", "code", *FIELDS], now).add_all(inserts)
+        if updates:
+            meta = Booth._meta
+            qn = connection.ops.quote_name
+            columns = [str(meta.get_field(f).column) for f in [*FIELDS, "updated_at"]]  # type: ignore[union-attr]
+            sets = ", ".join(f"{qn(c)} = %s" for c in columns)
+            with connection.cursor() as cursor:
                 cursor.executemany(
-                    f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(column('id'))} = %s", updates
+                    f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(str(meta.pk.column))} = %s", updates
                 )
 
     def _report_missing(
