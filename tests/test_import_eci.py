@@ -150,3 +150,21 @@ def test_it_writes_each_pc_once_however_many_acs_it_has(tmp_path):
         "states": (0, 1),
     }
     assert dict(AssemblyConstituency.objects.values_list("number", "pc__number")) == {1: 1, 2: 1, 10: 2}
+
+
+def test_it_warns_when_an_ac_repeats_with_different_values_and_keeps_the_first(tmp_path):
+    State.objects.create(lgd_code=10, name_en="Bihar")
+    rows = eci_rows(acs=[(1, 1, "VALMIKI NAGAR", ""), (1, 2, "RAMNAGAR", "SC"), (1, 1, "VALMIKINAGAR", "")])
+    report = run("eci-constituencies", [write_csv(tmp_path / "eci.csv", ECI_HEADER, rows)], state="Bihar")
+    assert report.committed and report.errors == []
+    (warning,) = report.warnings
+    assert (warning.file, warning.line, warning.field) == ("eci.csv", 4, "name_en")
+    assert "of eci.csv:2 with a different name_en; the first was kept" in warning.reason
+    assert AssemblyConstituency.objects.get(number=1).name_en == "Valmiki Nagar"
+
+
+def test_it_says_nothing_when_a_row_repeats_identically(tmp_path):
+    State.objects.create(lgd_code=10, name_en="Bihar")
+    rows = eci_rows(acs=[(1, 1, "VALMIKI NAGAR", ""), (1, 1, "VALMIKI NAGAR", "")])
+    report = run("eci-constituencies", [write_csv(tmp_path / "eci.csv", ECI_HEADER, rows)], state="Bihar")
+    assert report.warnings == [] and AssemblyConstituency.objects.count() == 1

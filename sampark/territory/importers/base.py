@@ -206,8 +206,10 @@ class Upserter(Generic[M]):
         fields: Sequence[str],
         counts: Counts,
         queryset: models.QuerySet[M] | None = None,
+        report: ImportReport | None = None,
     ) -> None:
         self.model = model
+        self.report = report
         self.key = key
         self.fields = list(fields)
         self.counts = counts
@@ -215,18 +217,32 @@ class Upserter(Generic[M]):
         self.existing: dict[Any, M] = {key(obj): obj for obj in source}
         self.to_create: list[M] = []
         self.to_update: list[M] = []
-        self.seen: set[Any] = set()
+        self.seen: dict[Any, tuple[str, int | None]] = {}  # key → where this run first gave it
 
     def get(self, key: Any) -> M | None:
         return self.existing.get(key)
 
-    def put(self, obj: M) -> M:
-        """Create or update ``obj`` (a fresh instance with the fields set); returns the stored instance."""
+    def put(self, obj: M, *, file: str = "", line: int | None = None) -> M:
+        """Create or update ``obj`` (a fresh instance with the fields set); returns the stored instance.
+
+        A key given again in the same run keeps the first row; if the repeat says something different,
+        that is a warning naming both lines, never a silent choice.
+        """
         k = self.key(obj)
         current = self.existing.get(k)
-        if k in self.seen:  # repeated on many rows of this run (a PC on each of its ACs): first wins
+        if k in self.seen:
+            differs = [n for n in self.fields if getattr(current, n) != getattr(obj, n)]
+            if differs and self.report is not None:
+                first_file, first_line = self.seen[k]
+                self.report.warning(
+                    file,
+                    line,
+                    differs[0],
+                    f"repeats {self.model._meta.verbose_name} {k} of {first_file}:{first_line} with a different "
+                    f"{', '.join(differs)}; the first was kept",
+                )
             return current  # type: ignore[return-value]
-        self.seen.add(k)
+        self.seen[k] = (file, line)
         if current is None:
             self.existing[k] = obj
             self.to_create.append(obj)

@@ -46,12 +46,14 @@ class EciConstituencies(Importer):
         seen_pcs: dict[tuple[int, int], ParliamentaryConstituency] = {}
         pcs = Upserter(
             ParliamentaryConstituency,
+            report=self.report,
             key=lambda p: (p.state_id, p.number),
             fields=["name_en", "reservation"],
             counts=self.report.count("parliamentary constituencies"),
         )
         acs = Upserter(
             AssemblyConstituency,
+            report=self.report,
             key=lambda a: (a.state_id, a.number),
             fields=["name_en", "reservation", "pc_id"],
             counts=self.report.count("assembly constituencies"),
@@ -96,7 +98,9 @@ class EciConstituencies(Importer):
                         district_id=current.district_id if current else None,
                         reservation=self._reservation(path.name, line, "AC_TYPE", row["AC_TYPE"]),
                         pc_id=pc.pk,
-                    )
+                    ),
+                    file=path.name,
+                    line=line,
                 )
             if not matched:
                 # Skipping unknown states is right for a few merged since 2008, but a file that imports

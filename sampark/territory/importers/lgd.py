@@ -63,6 +63,7 @@ class LgdStates(_StateFilter):
     def run(self, paths: Iterable[Path]) -> None:
         upsert = Upserter(
             State,
+            report=self.report,
             key=lambda s: s.lgd_code,
             counts=self.report.count("states"),
             fields=["name_en", "name_hi", "census2001_code", "census2011_code", "is_union_territory"],
@@ -83,7 +84,9 @@ class LgdStates(_StateFilter):
                         census2011_code=census_code(row["Census 2011 Code"]),
                         is_union_territory=clean(row["State or UT"]).upper() == "U",
                         eci_code=current.eci_code if current else "",
-                    )
+                    ),
+                    file=path.name,
+                    line=line,
                 )
         upsert.flush()
 
@@ -104,6 +107,7 @@ class LgdDistricts(_StateFilter):
         states = {s.lgd_code: s for s in State.objects.all()}
         upsert = Upserter(
             District,
+            report=self.report,
             key=lambda d: d.lgd_code,
             counts=self.report.count("districts"),
             fields=["state_id", "name_en", "name_hi", "census2001_code", "census2011_code"],
@@ -135,7 +139,9 @@ class LgdDistricts(_StateFilter):
                         census2001_code=census_code(row["Census 2001 Code"]),
                         census2011_code=census_code(row["Census 2011 Code"]),
                         ceo_number=current.ceo_number if current else None,
-                    )
+                    ),
+                    file=path.name,
+                    line=line,
                 )
         upsert.flush()
 
@@ -149,6 +155,7 @@ class LgdBlocks(_StateFilter):
         districts = {d.lgd_code: d for d in District.objects.all()}
         upsert = Upserter(
             Block,
+            report=self.report,
             key=lambda b: b.lgd_code,
             counts=self.report.count("blocks"),
             queryset=Block.objects.filter(lgd_code__isnull=False),
@@ -191,6 +198,8 @@ class LgdBlocks(_StateFilter):
                         name_en=display_name(row["Block Name"]),
                         name_hi=_hindi(row.get("Block Name #2", ""), current.name_hi if current else ""),
                         lgd_version=parse_code(row["Block Version"]),
-                    )
+                    ),
+                    file=path.name,
+                    line=line,
                 )
         upsert.flush()

@@ -71,6 +71,7 @@ class PanchayatMapping(Importer):
         block_cache: dict[tuple[int, str], Block] = {}
         panchayats = Upserter(
             Panchayat,
+            report=self.report,
             key=lambda p: (p.block_id, p.name_hi),
             fields=["name_en", "kind", "district_id"],
             counts=self.report.count("panchayats"),
@@ -113,7 +114,9 @@ class PanchayatMapping(Importer):
                         name_hi=panchayat_hi,
                         name_en=display_name(latin_key(panchayat_hi).title()),
                         kind=kind,
-                    )
+                    ),
+                    file=path.name,
+                    line=line,
                 )
                 ac_no = _LEADING_INT.match(row["ac_no"])
                 ps_no = _LEADING_INT.match(row["ps_no_raw"])
