@@ -11,15 +11,14 @@ alone, without making up the territory. The last line is
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import django_in_temp_home
 
 
 def main() -> None:
@@ -28,20 +27,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    home = tempfile.mkdtemp(prefix="sampark-bench-demo-")
-    os.environ["SAMPARK_HOME"] = home
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    home = django_in_temp_home("demo")  # fresh SAMPARK_HOME, Django set up, migrated
     from django.db import connection, transaction
 
     from sampark.core.numbers import group_indian
     from sampark.territory.demo import build_demo
     from sampark.territory.models import Booth, Panchayat
 
-    call_command("migrate", verbosity=0)
     scale = "small" if args.quick else "state"
     started = time.perf_counter()
     summary = build_demo(scale=scale, seed=args.seed)

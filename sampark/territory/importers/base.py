@@ -286,7 +286,6 @@ class Importer:
 
     kind: ClassVar[str]
     help: ClassVar[str]
-    many_files: ClassVar[bool] = False
 
     def __init__(self, report: ImportReport, progress: Progress = no_progress, **options: Any) -> None:
         self.report = report

@@ -102,7 +102,6 @@ class PollingStations(Importer):
     help = (
         "Raw CEO polling-station files, one per district ('<CEO no>-<district>.csv'); ACs and districts first"
     )
-    many_files = True
 
     @classmethod
     def add_arguments(cls, parser: Any) -> None:

@@ -116,10 +116,9 @@ class Command(BaseCommand):
         self._supervise(children)
 
     def _seed_demo(self) -> None:
-        from sampark.territory.demo import build_demo
-        from sampark.territory.models import State
+        from sampark.territory.demo import build_demo, has_territory
 
-        if State.objects.exists():
+        if has_territory():
             return
         self.stdout.write(_("Empty database: building the small demo…"))
         summary = build_demo(scale="small", seed=1)
