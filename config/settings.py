@@ -81,8 +81,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "huey.contrib.djhuey",
+    "phonenumber_field",
+    "ninja",
     "sampark.core",
     "sampark.territory",
+    "sampark.people",
 ]
 
 MIDDLEWARE = [
@@ -211,6 +214,16 @@ SAMPARK_COORDINATE_BBOX = tuple(
 )
 if len(SAMPARK_COORDINATE_BBOX) != 4:
     raise ImproperlyConfigured("SAMPARK_COORDINATE_BBOX needs four numbers: lat_min,lat_max,lon_min,lon_max")
+
+# --- people and coverage --------------------------------------------------------------------------
+PHONENUMBER_DEFAULT_REGION = "IN"
+# The seed's targets: counted volunteers per booth, and panchayats with volunteers per block.
+SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH = env.int("SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH", default=10)
+SAMPARK_TARGET_PANCHAYATS_PER_BLOCK = env.int("SAMPARK_TARGET_PANCHAYATS_PER_BLOCK", default=5)
+if SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH < 1 or SAMPARK_TARGET_PANCHAYATS_PER_BLOCK < 1:
+    raise ImproperlyConfigured("coverage targets must be at least 1")
+# The privacy notice people consent to; recorded on every consent (change it when the notice changes).
+SAMPARK_CONSENT_NOTICE_VERSION = env.str("SAMPARK_CONSENT_NOTICE_VERSION", default="2026-11")
 
 # --- logging -------------------------------------------------------------------------------------
 LOGGING = {

@@ -1,6 +1,13 @@
-"""Every import kind, by the name used on the command line (`sampark import <kind> PATH…`)."""
+"""Every import kind, by the name used on the command line (`sampark import <kind> PATH…`).
+
+Territory kinds are listed here; apps further down the import chain (people, …) name theirs in their
+``AppConfig.importers`` and :func:`all_importers` collects them, so territory never imports them.
+"""
 
 from __future__ import annotations
+
+from django.apps import apps
+from django.utils.module_loading import import_string
 
 from .base import Importer
 from .booths import PollingStations
@@ -23,3 +30,13 @@ IMPORTERS: dict[str, type[Importer]] = {
         Boundaries,
     )
 }
+
+
+def all_importers() -> dict[str, type[Importer]]:
+    """The territory kinds plus every installed app's ``importers``."""
+    found = dict(IMPORTERS)
+    for config in apps.get_app_configs():
+        for dotted in getattr(config, "importers", ()):
+            importer: type[Importer] = import_string(dotted)
+            found[importer.kind] = importer
+    return found

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from sampark.core.numbers import group_indian
 from sampark.territory.importers.base import ImportReport, run_import
-from sampark.territory.importers.registry import IMPORTERS
+from sampark.territory.importers.registry import all_importers
 
 # What the importers count (ImportReport.count labels), marked here so the summary is translated.
 COUNT_LABELS = (
@@ -28,15 +28,19 @@ COUNT_LABELS = (
     gettext_noop("district boundaries"),
     gettext_noop("block boundaries"),
     gettext_noop("ac boundaries"),
+    gettext_noop("people"),
+    gettext_noop("contact points"),
+    gettext_noop("consents"),
+    gettext_noop("posts"),
 )
 
 
 class Command(BaseCommand):
-    help = "Import official territory files (LGD, ECI, CEO polling stations, panchayat mapping, boundaries)."
+    help = "Import official territory files (LGD, ECI, CEO polling stations, panchayat mapping, boundaries) and volunteers."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
-        for kind, importer in IMPORTERS.items():
+        for kind, importer in all_importers().items():
             p = sub.add_parser(kind, help=importer.help, description=importer.help)
             p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
             p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
@@ -56,7 +60,7 @@ class Command(BaseCommand):
         max_issues: int,
         **options: Any,
     ) -> None:
-        importer = IMPORTERS[kind]
+        importer = all_importers()[kind]
         console = Console(stderr=True)
         known = {"verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"}
         extra = {k: v for k, v in options.items() if k not in known}

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PeopleConfig(AppConfig):
+    name = "sampark.people"
+    label = "people"
+    verbose_name = _("People")
+    # Import kinds this app adds to `sampark import` (dotted paths; the territory registry collects them).
+    importers = ("sampark.people.importers.VolunteerImport",)

@@ -1,0 +1,355 @@
+"""Coverage against the targets, at every level of the tree, from the per-booth rollup.
+
+Counted volunteers per booth live in :class:`~sampark.people.models.BoothCoverage` (kept exact by the
+services). A unit's figures are a handful of set-based ``GROUP BY`` queries over its booths — every booth
+carries its ancestors, so "the booths of unit X grouped by child" is one indexed condition and one
+grouping column. ``bench/coverage.py`` measures this against a raw ``GROUP BY`` over posts (the
+un-rolled-up alternative).
+
+Definitions (the README repeats them):
+
+- a booth is *at target* with at least ``SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH`` (10) counted volunteers;
+- a panchayat is *covered* when at least one of its booths has a counted volunteer;
+- a block is *at target* with at least ``SAMPARK_TARGET_PANCHAYATS_PER_BLOCK`` (5) covered panchayats.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+
+from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
+
+from .models import BoothCoverage
+from .scope import Scope
+
+UnitModel = State | District | AssemblyConstituency | Block | Panchayat | Booth
+
+
+class UnknownUnit(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    volunteers_per_booth: int
+    panchayats_per_block: int
+
+    @classmethod
+    def from_settings(cls) -> Targets:
+        return cls(
+            volunteers_per_booth=settings.SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH,
+            panchayats_per_block=settings.SAMPARK_TARGET_PANCHAYATS_PER_BLOCK,
+        )
+
+
+@dataclass(slots=True)
+class Coverage:
+    """The figures of one unit (``unit`` is ``None`` for "booths not placed in a child")."""
+
+    kind: str
+    unit: Any
+    booths: int = 0
+    booths_at_target: int = 0
+    volunteers: int = 0
+    panchayats_covered: int = 0
+    blocks: int | None = None
+    blocks_at_target: int | None = None
+    children: list[Coverage] = field(default_factory=list)
+    child_kind: str = ""
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.booths_at_target / self.booths, 1) if self.booths else 0.0
+
+    @property
+    def key(self) -> str:
+        """The ``kind:identifier`` the CLI accepts (LGD codes, AC numbers, booth codes)."""
+        if self.unit is None:
+            return f"{self.kind}:-"
+        return unit_key(self.unit)
+
+    def as_dict(self, *, with_children: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "unit": self.key,
+            "kind": self.kind,
+            "name": _("(not placed)") if self.unit is None else _unit_name(self.unit),
+            "booths": self.booths,
+            "booths_at_target": self.booths_at_target,
+            "coverage_percent": self.percent,
+            "volunteers": self.volunteers,
+            "panchayats_covered": self.panchayats_covered,
+            "blocks": self.blocks,
+            "blocks_at_target": self.blocks_at_target,
+        }
+        if with_children:
+            data["children"] = [child.as_dict(with_children=False) for child in self.children]
+        return data
+
+
+def _unit_name(unit: Any) -> str:
+    if isinstance(unit, Booth):
+        return unit.display_name
+    if isinstance(unit, AssemblyConstituency):
+        return str(unit)
+    return str(unit.name)
+
+
+def unit_key(unit: Any) -> str:
+    if isinstance(unit, State):
+        return f"state:{unit.lgd_code}"
+    if isinstance(unit, District):
+        return f"district:{unit.lgd_code}"
+    if isinstance(unit, AssemblyConstituency):
+        return f"ac:{unit.number}"
+    if isinstance(unit, Block):
+        return f"block:{unit.lgd_code}" if unit.lgd_code else f"block:#{unit.pk}"
+    if isinstance(unit, Panchayat):
+        return f"panchayat:{unit.lgd_code}" if unit.lgd_code else f"panchayat:#{unit.pk}"
+    if isinstance(unit, Booth):
+        return f"booth:{unit.code}"
+    raise TypeError(unit)
+
+
+_UNIT = re.compile(r"(?P<kind>state|district|ac|block|panchayat|booth)(?::(?P<id>#?[\w-]+))?", re.IGNORECASE)
+
+
+def parse_unit(text: str, *, state: State | None = None) -> UnitModel:
+    """``state``, ``district:<LGD>``, ``ac:<number>``, ``block:<LGD>``, ``panchayat:<LGD>``, ``booth:<code>``
+    (``#<id>`` for a block or panchayat without an LGD code). ACs and booths are looked up in ``state``
+    (default: the only state with booths)."""
+    match = _UNIT.fullmatch(text.strip())
+    if not match:
+        raise UnknownUnit(
+            _("unit must be state, district:<LGD code>, ac:<number>, block:<LGD code> or booth:<code>")
+        )
+    kind, ident = match["kind"].lower(), match["id"]
+    if state is None and kind in ("state", "ac", "booth"):
+        state_ids = list(Booth.objects.order_by().values_list("state_id", flat=True).distinct()[:2])
+        if len(state_ids) == 1:
+            state = State.objects.get(pk=state_ids[0])
+    try:
+        if kind == "state":
+            if ident:
+                return State.objects.get(lgd_code=int(ident))
+            if state is None:
+                raise UnknownUnit(_("several states (or none) have booths: give state:<LGD code>"))
+            return state
+        if ident is None:
+            raise UnknownUnit(_("give an identifier after the colon, e.g. district:233"))
+        if kind == "booth":
+            return Booth.objects.get(state=state, code=ident.upper())
+        if kind == "ac":
+            return AssemblyConstituency.objects.get(state=state, number=int(ident))
+        model: type[models.Model] = {"district": District, "block": Block, "panchayat": Panchayat}[kind]
+        if ident.startswith("#"):
+            return model._default_manager.get(pk=int(ident[1:]))  # type: ignore[return-value]
+        return model._default_manager.get(lgd_code=int(ident))  # type: ignore[return-value]
+    except (ValueError, models.ObjectDoesNotExist) as exc:
+        raise UnknownUnit(_("no such unit: %(unit)s") % {"unit": text}) from exc
+
+
+# --- aggregation ------------------------------------------------------------------------------------
+
+# kind of unit → (its booth column, the kind of its children, their booth column)
+_TREE: dict[type[models.Model], tuple[str, str, str, str]] = {
+    State: ("state", "state_id", "district", "district_id"),
+    District: ("district", "district_id", "block", "block_id"),
+    AssemblyConstituency: ("ac", "ac_id", "booth", "id"),
+    Block: ("block", "block_id", "panchayat", "panchayat_id"),
+    Panchayat: ("panchayat", "panchayat_id", "booth", "id"),
+    Booth: ("booth", "id", "", ""),
+}
+
+_CHILD_MODEL: dict[str, type[models.Model]] = {
+    "district": District,
+    "block": Block,
+    "panchayat": Panchayat,
+    "booth": Booth,
+    "ac": AssemblyConstituency,
+}
+
+
+def _tables() -> tuple[str, str]:
+    quote = connection.ops.quote_name
+    return quote(Booth._meta.db_table), quote(BoothCoverage._meta.db_table)
+
+
+def _grouped(column: str, child: str, unit_id: int, targets: Targets) -> Iterator[tuple[Any, ...]]:
+    """``(child, booths, at target, volunteers, panchayats covered, blocks at target)`` per child."""
+    booths, coverage = _tables()
+    # The unit's own row groups by nothing (a literal would be read as a column position).
+    group = f"b.{child}" if child else "NULL"
+    by_child = f"GROUP BY b.{child}" if child else ""
+    by_child_block = f"GROUP BY b.{child}, b.block_id" if child else "GROUP BY b.block_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT {group}, COUNT(*),
+                   SUM(CASE WHEN COALESCE(c.volunteers, 0) >= %s THEN 1 ELSE 0 END),
+                   COALESCE(SUM(c.volunteers), 0)
+            FROM {booths} b LEFT JOIN {coverage} c ON c.booth_id = b.id
+            WHERE b.{column} = %s
+            {by_child}
+            """,
+            [targets.volunteers_per_booth, unit_id],
+        )
+        # An aggregate without GROUP BY over no rows still returns one row (with a count of 0).
+        base = {row[0]: row[1:] for row in cursor.fetchall() if row[1]}
+        # Distinct panchayats with a volunteer, per child and block: the covered panchayats per child,
+        # and the blocks that reach the panchayat target.
+        cursor.execute(
+            f"""
+            SELECT {group}, b.block_id, COUNT(DISTINCT b.panchayat_id)
+            FROM {coverage} c JOIN {booths} b ON b.id = c.booth_id
+            WHERE b.{column} = %s AND c.volunteers > 0 AND b.panchayat_id IS NOT NULL
+            {by_child_block}
+            """,
+            [unit_id],
+        )
+        covered: dict[Any, int] = {}
+        blocks_ok: dict[Any, int] = {}
+        for key, block_id, n in cursor.fetchall():
+            covered[key] = covered.get(key, 0) + n
+            if block_id is not None and n >= targets.panchayats_per_block:
+                blocks_ok[key] = blocks_ok.get(key, 0) + 1
+    for key, (n_booths, at_target, volunteers) in base.items():
+        yield (
+            key,
+            n_booths,
+            int(at_target or 0),
+            int(volunteers or 0),
+            covered.get(key, 0),
+            blocks_ok.get(key, 0),
+        )
+
+
+def coverage_of(
+    unit: UnitModel, *, targets: Targets | None = None, children: bool = True, by: str = ""
+) -> Coverage:
+    """The coverage of ``unit`` and (``children``) of each child unit; ``by="ac"`` lists a district's
+    ACs instead of its blocks. Callers check the scope first (:func:`coverage_for`)."""
+    targets = targets or Targets.from_settings()
+    kind, column, child_kind, child_column = _TREE[type(unit)]
+    if by == "ac" and isinstance(unit, District):
+        child_kind, child_column = "ac", "ac_id"
+    result = Coverage(kind=kind, unit=unit, child_kind=child_kind if children else "")
+    # The unit's own row: grouping by a constant. Its panchayats are counted once even where a
+    # panchayat spans two children (ACs cut across panchayats), so it is not the children's sum.
+    for _key, n_booths, at_target, volunteers, covered, blocks_ok in _grouped(column, "", unit.pk, targets):
+        result.booths, result.booths_at_target, result.volunteers = n_booths, at_target, volunteers
+        result.panchayats_covered = covered
+        result.blocks_at_target = blocks_ok
+    result.blocks = _blocks_under(unit)
+    if result.blocks is None:
+        result.blocks_at_target = None
+    if not children or not child_kind:
+        return result
+    rows = {key: row for key, *row in _grouped(column, child_column, unit.pk, targets)}
+    child_model = _CHILD_MODEL[child_kind]
+    if child_kind == "booth":
+        units: list[Any] = list(Booth.objects.filter(**{column: unit.pk}).order_by("number", "suffix"))
+    elif child_kind == "ac":
+        units = list(AssemblyConstituency.objects.filter(district_id=unit.pk).order_by("number"))
+    else:
+        units = list(child_model._default_manager.filter(**{column: unit.pk}))
+    block_counts = _block_counts(child_kind, [u.pk for u in units])
+    for child in units:
+        n_booths, at_target, volunteers, covered, blocks_ok = rows.get(child.pk, (0, 0, 0, 0, 0))
+        result.children.append(
+            Coverage(
+                kind=child_kind,
+                unit=child,
+                booths=n_booths,
+                booths_at_target=at_target,
+                volunteers=volunteers,
+                panchayats_covered=covered,
+                blocks=block_counts.get(child.pk) if block_counts is not None else None,
+                blocks_at_target=blocks_ok if block_counts is not None else None,
+            )
+        )
+    if child_kind != "booth":
+        result.children.sort(key=lambda c: _unit_name(c.unit).casefold())
+    if None in rows:
+        n_booths, at_target, volunteers, covered, _b = rows[None]
+        result.children.append(
+            Coverage(
+                kind=child_kind,
+                unit=None,
+                booths=n_booths,
+                booths_at_target=at_target,
+                volunteers=volunteers,
+                panchayats_covered=covered,
+            )
+        )
+    return result
+
+
+def _blocks_under(unit: Any) -> int | None:
+    if isinstance(unit, State):
+        return Block.objects.filter(district__state=unit).count()
+    if isinstance(unit, District):
+        return Block.objects.filter(district=unit).count()
+    if isinstance(unit, Block):
+        return 1
+    return None
+
+
+def _block_counts(child_kind: str, ids: list[int]) -> dict[int, int] | None:
+    if child_kind == "district":
+        rows = (
+            Block.objects.filter(district_id__in=ids)
+            .order_by()
+            .values("district_id")
+            .annotate(n=models.Count("pk"))
+            .values_list("district_id", "n")
+        )
+        return dict(rows)
+    if child_kind == "block":
+        return dict.fromkeys(ids, 1)
+    return None
+
+
+def coverage_for(unit: UnitModel, scope: Scope, **kwargs: Any) -> Coverage:
+    """:func:`coverage_of` for a unit inside ``scope``; :class:`PermissionError` outside it."""
+    if not scope.contains(unit):
+        raise PermissionError(unit_key(unit))
+    return coverage_of(unit, **kwargs)
+
+
+def gaps(unit: UnitModel, scope: Scope, *, targets: Targets | None = None) -> QuerySet[Booth]:
+    """The booths of ``unit`` below the volunteer target, worst first (fewest volunteers, then by code)."""
+    if not scope.contains(unit):
+        raise PermissionError(unit_key(unit))
+    targets = targets or Targets.from_settings()
+    _kind, column, _c, _cc = _TREE[type(unit)]
+    return (
+        Booth.objects.filter(**{column: unit.pk})
+        .annotate(volunteers=Coalesce(F("coverage__volunteers"), Value(0)))
+        .filter(volunteers__lt=targets.volunteers_per_booth)
+        .select_related("ac", "panchayat")
+        .order_by("volunteers", "ac_id", "number", "suffix")
+    )
+
+
+def home_units(scope: Scope) -> list[UnitModel]:
+    """The units a login's coverage pages start from: the roots of its subtrees."""
+    if scope.everything:
+        state_ids = Booth.objects.order_by().values_list("state_id", flat=True).distinct()
+        return list(State.objects.filter(pk__in=list(state_ids)))
+    units: list[UnitModel] = []
+    units += list(State.objects.filter(pk__in=scope.states))
+    units += list(District.objects.filter(pk__in=scope.districts))
+    units += list(AssemblyConstituency.objects.filter(pk__in=scope.acs))
+    units += list(Block.objects.filter(pk__in=scope.blocks))
+    units += list(Panchayat.objects.filter(pk__in=scope.panchayats))
+    units += list(Booth.objects.filter(pk__in=scope.booths))
+    return units

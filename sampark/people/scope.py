@@ -1,0 +1,223 @@
+"""Who may see and do what: the subtrees of a login's posts, and one queryset method that applies them.
+
+A login belongs to a :class:`~sampark.people.models.Person`; each of their *active* posts grants its
+unit's subtree (a district coordinator: every block, AC, panchayat and booth of the district). Actions
+need a minimum rank: anyone with a post may view their subtree, booth presidents and above see phone
+numbers and change people, district coordinators and above export. The scope of an action is the union
+of the subtrees of the posts whose role ranks high enough *for that action* — a district coordinator of
+X who is also a booth volunteer in Y exports X only.
+
+Every list, detail, search, count, export and admin query of people, posts, contact points, consents
+and coverage goes through ``<Model>.objects.visible_to(user, action)``; nothing else decides.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from sampark.territory.models import Booth
+
+M = TypeVar("M", bound=models.Model)
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    SEE_PHONES = "see_phones"
+    CHANGE = "change"
+    EXPORT = "export"
+
+
+# Higher outranks lower; keyed by Role value (kept here as strings so models can import this module).
+ROLE_RANK: dict[str, int] = {
+    "state_coordinator": 60,
+    "district_coordinator": 50,
+    "ac_coordinator": 45,
+    "block_coordinator": 40,
+    "panchayat_coordinator": 30,
+    "booth_president": 20,
+    "booth_volunteer": 10,
+}
+
+ACTION_MIN_RANK: dict[Action, int] = {
+    Action.VIEW: 10,
+    Action.SEE_PHONES: 20,
+    Action.CHANGE: 20,
+    Action.EXPORT: 50,
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Unit ids whose subtrees are in scope (``everything`` for superusers)."""
+
+    everything: bool = False
+    states: frozenset[int] = field(default_factory=frozenset)
+    districts: frozenset[int] = field(default_factory=frozenset)
+    acs: frozenset[int] = field(default_factory=frozenset)
+    blocks: frozenset[int] = field(default_factory=frozenset)
+    panchayats: frozenset[int] = field(default_factory=frozenset)
+    booths: frozenset[int] = field(default_factory=frozenset)
+    person_id: int | None = None  # the login's own person: always visible to themselves
+
+    @property
+    def nothing(self) -> bool:
+        return not (
+            self.everything
+            or self.states
+            or self.districts
+            or self.acs
+            or self.blocks
+            or self.panchayats
+            or self.booths
+        )
+
+    def q(self, prefix: str = "", booth: str = "id") -> Q:
+        """The condition "inside one of my subtrees" over ancestor columns named ``<prefix>state_id`` …
+        and the booth's own id at ``<prefix><booth>``. Never call with ``everything`` or ``nothing``."""
+        condition = Q(pk__in=[])
+        for ids, column in (
+            (self.states, "state_id"),
+            (self.districts, "district_id"),
+            (self.acs, "ac_id"),
+            (self.blocks, "block_id"),
+            (self.panchayats, "panchayat_id"),
+            (self.booths, booth),
+        ):
+            if ids:
+                condition |= Q(**{f"{prefix}{column}__in": sorted(ids)})
+        return condition
+
+    def booths_q(self) -> Q:
+        """The condition on :class:`~sampark.territory.models.Booth` itself."""
+        if self.everything:
+            return Q()
+        return self.q("", "id")
+
+    def contains(self, unit: models.Model) -> bool:
+        """Whether a territory unit (state, district, AC, block, panchayat or booth) is in scope."""
+        if self.everything:
+            return True
+        from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
+
+        if isinstance(unit, State):
+            return unit.pk in self.states
+        if isinstance(unit, District):
+            return unit.state_id in self.states or unit.pk in self.districts
+        if isinstance(unit, AssemblyConstituency):
+            return unit.state_id in self.states or unit.district_id in self.districts or unit.pk in self.acs
+        if isinstance(unit, Block):
+            return unit.pk in self.blocks or unit.district_id in self.districts or self._state_of(unit)
+        if isinstance(unit, Panchayat):
+            return (
+                unit.pk in self.panchayats
+                or (unit.block_id is not None and unit.block_id in self.blocks)
+                or unit.district_id in self.districts
+                or self._state_of(unit)
+            )
+        if isinstance(unit, Booth):
+            return self.contains_booth(unit)
+        raise TypeError(f"not a territory unit: {unit!r}")
+
+    def contains_booth(self, booth: Booth) -> bool:
+        if self.everything:
+            return True
+        return (
+            booth.state_id in self.states
+            or booth.district_id in self.districts
+            or booth.ac_id in self.acs
+            or booth.block_id in self.blocks
+            or booth.panchayat_id in self.panchayats
+            or booth.pk in self.booths
+        )
+
+    def _state_of(self, unit: Any) -> bool:
+        return bool(self.states) and unit.district.state_id in self.states
+
+
+NOTHING = Scope()
+EVERYTHING = Scope(everything=True)
+
+
+def scope_for(user: Any, action: Action = Action.VIEW, *, day: datetime.date | None = None) -> Scope:
+    """The scope of ``user`` for ``action`` today (cached on the user object for the request)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return NOTHING
+    if user.is_superuser:
+        return EVERYTHING
+    day = day or timezone.localdate()
+    cache: dict[tuple[Action, datetime.date], Scope] = user.__dict__.setdefault("_sampark_scopes", {})
+    key = (action, day)
+    if key not in cache:
+        cache[key] = _compute(user, action, day)
+    return cache[key]
+
+
+def _compute(user: Any, action: Action, day: datetime.date) -> Scope:
+    from sampark.people.models import Person, Post
+
+    person_id = Person.objects.filter(user=user).values_list("pk", flat=True).first()
+    if person_id is None:
+        return NOTHING
+    roles = [role for role, rank in ROLE_RANK.items() if rank >= ACTION_MIN_RANK[action]]
+    units: dict[str, set[int]] = {
+        level: set() for level in ("state", "district", "ac", "block", "panchayat", "booth")
+    }
+    posts = Post.objects.active(day).filter(person_id=person_id, role__in=roles)
+    for level, *ids in posts.values_list(
+        "level", "state_id", "district_id", "ac_id", "block_id", "panchayat_id", "booth_id"
+    ):
+        unit_id = dict(zip(("state", "district", "ac", "block", "panchayat", "booth"), ids, strict=True))[
+            level
+        ]
+        units[level].add(unit_id)
+    return Scope(
+        states=frozenset(units["state"]),
+        districts=frozenset(units["district"]),
+        acs=frozenset(units["ac"]),
+        blocks=frozenset(units["block"]),
+        panchayats=frozenset(units["panchayat"]),
+        booths=frozenset(units["booth"]),
+        person_id=person_id,
+    )
+
+
+class ScopedQuerySet(models.QuerySet[M], Generic[M]):
+    """``visible_to(user_or_scope, action)``: the rows whose place in the tree lies in the scope.
+
+    A row is placed by a booth (``scope_booth_prefix``: the path to a Booth relation, e.g. a person's
+    home booth), by its person's posts (``scope_person_path``: the path to the person's id), or — for a
+    post — by its own unit columns (``scope_is_post``). People are visible through their booth or any of
+    their posts; a login always sees its own person.
+    """
+
+    scope_booth_prefix: ClassVar[str | None] = None
+    scope_person_path: ClassVar[str] = "person_id"
+    scope_is_post: ClassVar[bool] = False
+
+    def visible_to(self, who: Any, action: Action = Action.VIEW) -> ScopedQuerySet[M]:
+        scope = who if isinstance(who, Scope) else scope_for(who, action)
+        if scope.everything:
+            return self.all()
+        if scope.nothing:
+            return self.none()
+        from sampark.people.models import Post
+
+        if self.scope_is_post:
+            condition = scope.q("", "booth_id")
+        else:
+            # An EXISTS, not a join: a join through posts would repeat a person once per post.
+            posts = Post.objects.filter(scope.q("", "booth_id"), person_id=OuterRef(self.scope_person_path))
+            condition = Exists(posts)  # type: ignore[assignment]
+            if self.scope_booth_prefix is not None:
+                condition = scope.q(self.scope_booth_prefix, "id") | condition
+        if scope.person_id is not None and action in (Action.VIEW, Action.SEE_PHONES):
+            condition |= Q(**{self.scope_person_path: scope.person_id})
+        return self.filter(condition)
