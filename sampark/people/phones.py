@@ -28,9 +28,9 @@ class InvalidPhone(ValueError):
 def _indian_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
     meta = PhoneMetadata.metadata_for_region("IN")
     assert meta is not None and meta.general_desc and meta.mobile
-    return re.compile(meta.general_desc.national_number_pattern), re.compile(
-        meta.mobile.national_number_pattern
-    )
+    general, mobile = meta.general_desc.national_number_pattern, meta.mobile.national_number_pattern
+    assert general and mobile
+    return re.compile(general), re.compile(mobile)
 
 
 def normalise_mobile(raw: str) -> str:
