@@ -23,6 +23,9 @@ def clean(value: str | None) -> str:
     """NFC, invisible characters removed, whitespace (incl. newlines, NBSP) collapsed, stripped."""
     if not value:
         return ""
+    if value.isascii():
+        # Most imported fields (codes, numbers, Latin names) are ASCII: nothing to normalise or remove.
+        return " ".join(value.split())
     # Joiners go first: removed after NFC, they could leave a sequence NFC would have composed.
     text = unicodedata.normalize("NFC", value.translate(_INVISIBLE))
     return _SPACES.sub(" ", text).strip()
@@ -76,3 +79,9 @@ def name_key(value: str) -> str:
         text = text.replace(a, b)
     # Drop vowels after the first letter: transliterations disagree most on vowels.
     return text[:1] + re.sub(r"[aeiou]", "", text[1:])
+
+
+def search_key(name: str) -> str:
+    """:func:`latin_key` word by word, for people's names: ten lakh names repeat a few thousand words, so
+    the per-word cache hits where a per-name one would not. ``name`` must already be :func:`clean`."""
+    return " ".join(key for key in map(latin_key, name.split(" ")) if key)

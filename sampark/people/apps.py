@@ -8,3 +8,5 @@ class PeopleConfig(AppConfig):
     verbose_name = _("People")
     # Import kinds this app adds to `sampark import` (dotted paths; the territory registry collects them).
     importers = ("sampark.people.importers.VolunteerImport",)
+    # Adds volunteers to `sampark demo` (called by territory.demo.build_demo inside its transaction).
+    demo = "sampark.people.demo.build_people"

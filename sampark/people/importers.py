@@ -16,6 +16,8 @@ is newer than everything recorded for that contact point (a withdrawal after it 
 from __future__ import annotations
 
 import datetime
+import os
+import secrets
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,7 +28,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sampark.core.text import clean, latin_key
+from sampark.core.text import clean, search_key
 from sampark.territory.importers.base import BadFile, Importer, Issue, csv_rows
 from sampark.territory.models import Booth, State
 
@@ -103,7 +105,6 @@ _LEVEL_DEPTH = {
     Level.BOOTH: _LEVEL_COLUMNS,
 }
 
-STAGE = "sampark_volunteer_stage"
 STAGE_COLUMNS = (
     ("line", "integer"),
     ("phone", "text"),
@@ -126,15 +127,27 @@ STAGE_COLUMNS = (
     ("consent_at", "timestamptz"),
     ("sms", "boolean"),
     ("whatsapp", "boolean"),
+    # Set after staging: a later row of the same phone (person fields come from the first), and a later
+    # row of the same phone and post.
+    ("repeat", "boolean"),
+    ("role_repeat", "boolean"),
+    # The phone was not registered before this run (set while staging).
+    ("fresh", "boolean"),
 )
 
 
-class TooManyErrors(Exception):
-    pass
+MIN_AGE, MAX_AGE = services.MIN_AGE, 120
+SMS, WHATSAPP = Channel.SMS.value, Channel.WHATSAPP.value
+PHONE_CHANNEL_NAMES = frozenset((SMS, WHATSAPP))
+UTC = datetime.UTC
 
 
-def _parse_day(text: str) -> datetime.date:
-    return datetime.date.fromisoformat(text)
+def _alias(table: dict[str, str], text: str) -> str | None:
+    """``text`` looked up in an alias table, exactly first and then normalised (Devanagari, spaces)."""
+    found = table.get(text.strip().lower())
+    if found is None:
+        found = table.get(clean(text).lower())
+    return found
 
 
 class VolunteerImport(Importer):
@@ -153,16 +166,21 @@ class VolunteerImport(Importer):
     def run(self, paths: Iterable[Path]) -> None:
         self.today = timezone.localdate()
         self.now = timezone.now()
+        self.latest = self.now + datetime.timedelta(minutes=5)  # clocks differ; later is the future
+        self.error_count = 0
+        self.placements: dict[tuple[int, str], tuple[Any, ...] | None] = {}
         self.zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
         self.state = self._state()
         self.booths = {
-            code: row
+            code: tuple(row)
             for code, *row in Booth.objects.filter(state=self.state).values_list(
                 "code", *_LEVEL_COLUMNS[:-1], "id"
             )
         }
-        vendor = connection.vendor
-        self.postgres = vendor == "postgresql"
+        self.postgres = connection.vendor == "postgresql"
+        # A real table, not TEMPORARY: SQLite keeps temporary tables in memory here (temp_store=MEMORY),
+        # and ten lakh staged rows must not live in RAM. Unique per run; dropped at the end.
+        self.stage = f"sampark_volunteer_stage_{os.getpid()}_{secrets.token_hex(4)}"
         self._create_stage()
         try:
             for path in paths:
@@ -175,7 +193,7 @@ class VolunteerImport(Importer):
             self._reconcile()
         finally:
             with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+                cursor.execute(f"DROP TABLE IF EXISTS {self.stage}")
 
     def _state(self) -> State:
         code = self.options.get("state")
@@ -199,8 +217,7 @@ class VolunteerImport(Importer):
         types = {"timestamptz": "timestamp with time zone"} if self.postgres else {}
         columns = ", ".join(f"{name} {types.get(kind, kind)}" for name, kind in STAGE_COLUMNS)
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-            cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} ({columns})")
+            cursor.execute(f"CREATE TABLE {self.stage} ({columns})")
 
     def _stage_file(self, path: Path) -> None:
         rows = csv_rows(path)
@@ -219,169 +236,221 @@ class VolunteerImport(Importer):
                     % {"missing": ", ".join(missing), "found": ", ".join(names) or "nothing"},
                 )
             )
-        index = {name: names.index(name) for name in (*REQUIRED, *OPTIONAL) if name in names}
+        positions = tuple(names.index(name) if name in names else -1 for name in (*REQUIRED, *OPTIONAL))
         advance = self.progress(_("Checking %(file)s") % {"file": path.name}, None)
         batch: list[tuple[Any, ...]] = []
         width = len(names)
+        report = self.report
         for line, cells in rows:
-            if not any(c.strip() for c in cells):
+            if not any(cells):  # a blank line, or only commas
                 continue
-            self.report.rows_read += 1
+            report.rows_read += 1
             if len(cells) != width:
-                self.report.error(
-                    path.name,
-                    line,
-                    "",
-                    _("expected %(n)s columns, found %(m)s") % {"n": width, "m": len(cells)},
-                )
+                problems = [("", _("expected %(n)s columns, found %(m)s") % {"n": width, "m": len(cells)})]
             else:
-                row = self._row(path.name, line, {name: cells[i] for name, i in index.items()})
-                if row is not None:
+                row = self._row(line, cells, positions)
+                if type(row) is tuple:
                     batch.append(row)
-            if len(self.report.errors) >= MAX_ERRORS:
-                self.report.error(
-                    path.name,
-                    line,
-                    "",
-                    _("%(n)s errors: stopped reading here") % {"n": len(self.report.errors)},
+                    if len(batch) >= STAGE_CHUNK:
+                        self._stage(batch)
+                        advance(len(batch))
+                        batch = []
+                    continue
+                problems = row  # type: ignore[assignment]
+            for field_name, reason in problems:
+                report.error(path.name, line, field_name, reason)
+            self.error_count += len(problems)
+            if self.error_count >= MAX_ERRORS:
+                report.error(
+                    path.name, line, "", _("%(n)s errors: stopped reading here") % {"n": self.error_count}
                 )
                 return
-            if len(batch) >= STAGE_CHUNK:
-                self._stage(batch)
-                advance(len(batch))
-                batch = []
         self._stage(batch)
         advance(len(batch))
 
-    def _row(self, file: str, line: int, raw: dict[str, str]) -> tuple[Any, ...] | None:
-        """One checked row for the stage, or ``None`` after reporting why not."""
-        errors_before = len(self.report.errors)
+    def _row(
+        self, line: int, cells: list[str], positions: tuple[int, ...]
+    ) -> tuple[Any, ...] | list[tuple[str, str]]:
+        """One checked row for the stage, or the list of ``(field, reason)`` problems with it.
 
-        def error(field: str, reason: str) -> None:
-            self.report.error(file, line, field, reason)
-
-        name = clean(raw["name"])
+        The common, clean row takes a straight path (ten lakh rows: every microsecond is ten seconds);
+        anything odd falls back to the careful normalisation and a specific reason.
+        """
+        (
+            name_i,
+            phone_i,
+            booth_i,
+            post_i,
+            age_i,
+            source_i,
+            consent_i,
+            language_i,
+            birth_i,
+            gender_i,
+            channels_i,
+        ) = positions
+        problems: list[tuple[str, str]] = []
+        name = clean(cells[name_i])
         if not name:
-            error("name", _("a name is required"))
+            problems.append(("name", _("a name is required")))
         elif len(name) > 200:
-            error("name", _("longer than 200 characters"))
+            problems.append(("name", _("longer than 200 characters")))
         phone = ""
         try:
-            phone = normalise_mobile(raw["phone"])
+            phone = normalise_mobile(cells[phone_i])
         except InvalidPhone as exc:
-            error("phone", str(exc))
-        code = clean(raw["booth"]).upper().replace(" ", "")
+            problems.append(("phone", str(exc)))
+        code = cells[booth_i].strip().upper()
         booth = self.booths.get(code)
         if booth is None:
-            error(
-                "booth",
-                _("no booth %(code)s in %(state)s") % {"code": code or "''", "state": self.state.name},
-            )
-        role = POST_ALIASES.get(clean(raw["post"]).lower())
+            code = clean(code).replace(" ", "")
+            booth = self.booths.get(code)
+            if booth is None:
+                problems.append(
+                    (
+                        "booth",
+                        _("no booth %(code)s in %(state)s")
+                        % {"code": code or "''", "state": self.state.name},
+                    )
+                )
+        role = _alias(POST_ALIASES, cells[post_i])
         if role is None:
-            error("post", _("unknown post %(post)r") % {"post": raw["post"]})
+            problems.append(("post", _("unknown post %(post)r") % {"post": cells[post_i]}))
         birth_date = None
         age = None
-        if raw.get("birth_date", "").strip():
+        birth_text = cells[birth_i].strip() if birth_i >= 0 else ""
+        if birth_text:
             try:
-                birth_date = _parse_day(raw["birth_date"].strip())
+                birth_date = datetime.date.fromisoformat(birth_text)
             except ValueError:
-                error("birth_date", _("not a date (YYYY-MM-DD)"))
-        age_text = raw["age"].strip()
+                problems.append(("birth_date", _("not a date (YYYY-MM-DD)")))
+        age_text = cells[age_i].strip()
         if age_text:
             if age_text.isdigit():
                 age = int(age_text)
             else:
-                error("age", _("not a whole number of years"))
-        if len(self.report.errors) == errors_before:
+                problems.append(("age", _("not a whole number of years")))
+        if not problems and (birth_date is not None or age is None or not MIN_AGE <= age <= MAX_AGE):
             try:
                 services.check_age(birth_date=birth_date, age=age, today=self.today)
             except services.PeopleError as exc:
-                error(exc.field or "age", str(exc))
-        source = SOURCE_ALIASES.get(clean(raw["consent_source"]).lower())
+                problems.append((exc.field or "age", str(exc)))
+        source = _alias(SOURCE_ALIASES, cells[source_i])
         if source is None:
-            error(
-                "consent_source",
-                _("missing or unknown consent source (form, import, chat or referral)")
-                if raw["consent_source"].strip()
-                else _("missing consent: nobody is registered without it"),
+            problems.append(
+                (
+                    "consent_source",
+                    _("missing or unknown consent source (form, import, chat or referral)")
+                    if cells[source_i].strip()
+                    else _("missing consent: nobody is registered without it"),
+                )
             )
-        consent_at = self._consent_at(raw["consent_at"], error)
-        language = LANGUAGE_ALIASES.get(clean(raw["language"]).lower())
+        consent_at = self._consent_at(cells[consent_i], problems)
+        language = _alias(LANGUAGE_ALIASES, cells[language_i])
         if language is None:
-            error("language", _("language must be hi or en"))
-        gender = GENDER_ALIASES.get(clean(raw.get("gender", "")).lower())
+            problems.append(("language", _("language must be hi or en")))
+        gender = _alias(GENDER_ALIASES, cells[gender_i]) if gender_i >= 0 else ""
         if gender is None:
-            error("gender", _("gender must be f, m or x (or empty)"))
-        channels = {
-            c.strip().lower() for c in raw.get("channels", "").replace(";", ",").split(",") if c.strip()
-        }
-        if not channels:
-            channels = {Channel.SMS.value, Channel.WHATSAPP.value}
-        if not channels <= {Channel.SMS.value, Channel.WHATSAPP.value}:
-            error("channels", _("a phone number can only consent to sms and whatsapp"))
-        if len(self.report.errors) != errors_before:
-            return None
-        assert booth is not None and role is not None
+            problems.append(("gender", _("gender must be f, m or x (or empty)")))
+        sms = whatsapp = True
+        channels_text = cells[channels_i].strip().lower() if channels_i >= 0 else ""
+        if channels_text:
+            channels = {c.strip() for c in channels_text.replace(";", ",").split(",") if c.strip()}
+            if not channels <= PHONE_CHANNEL_NAMES:
+                problems.append(("channels", _("a phone number can only consent to sms and whatsapp")))
+            sms, whatsapp = SMS in channels, WHATSAPP in channels
+        if problems:
+            return problems
+        assert booth is not None and role is not None and consent_at is not None
         level = ROLE_LEVEL[role]
-        keep = _LEVEL_DEPTH[Level(level)]
-        unit = dict(zip(_LEVEL_COLUMNS, booth, strict=True))
-        if unit[keep[-1]] is None:
-            error(
-                "post",
-                _("booth %(code)s is not linked to a %(level)s, so this post has no unit")
-                % {"code": code, "level": Level(level).label},
-            )
-            return None
-        placed = [unit[c] if c in keep else None for c in _LEVEL_COLUMNS]
-        ops = connection.ops
+        placed = self._placement(booth, level)
+        if placed is None:
+            return [
+                (
+                    "post",
+                    _("booth %(code)s is not linked to a %(level)s, so this post has no unit")
+                    % {"code": code, "level": Level(level).label},
+                )
+            ]
         return (
             line,
             phone,
             name,
-            latin_key(name),
-            unit["booth_id"],
+            search_key(name),
+            booth[5],
             role,
             level,
             *placed,
             age if birth_date is None else None,
-            ops.adapt_datefield_value(birth_date),
+            birth_date if birth_date is None or self.postgres else birth_date.isoformat(),
             gender,
             language,
             source,
-            ops.adapt_datetimefield_value(consent_at),
-            Channel.SMS.value in channels,
-            Channel.WHATSAPP.value in channels,
+            # As Django stores it: aware on PostgreSQL, naive UTC text on SQLite (adapt_datetimefield_value
+            # does the same, ten times slower through its timezone lookups).
+            consent_at if self.postgres else consent_at.astimezone(UTC).replace(tzinfo=None).isoformat(" "),
+            sms,
+            whatsapp,
+            False,  # repeat
+            False,  # role_repeat
         )
 
-    def _consent_at(self, text: str, error: Any) -> datetime.datetime:
+    def _placement(self, booth: tuple[Any, ...], level: str) -> tuple[Any, ...] | None:
+        """The post's unit columns (state … booth) for a post at ``level`` over ``booth``; ``None`` when the
+        booth is not linked to a unit of that level. Cached: a few thousand distinct answers."""
+        key = (booth[5], level)
+        placed = self.placements.get(key, False)
+        if placed is False:
+            keep = _LEVEL_DEPTH[Level(level)]
+            unit = dict(zip(_LEVEL_COLUMNS, booth, strict=True))
+            placed = (
+                None
+                if unit[keep[-1]] is None
+                else tuple(unit[c] if c in keep else None for c in _LEVEL_COLUMNS)
+            )
+            self.placements[key] = placed
+        return placed  # type: ignore[return-value]
+
+    def _consent_at(self, text: str, problems: list[tuple[str, str]]) -> datetime.datetime | None:
         text = text.strip()
         if not text:
-            error("consent_at", _("missing consent date: nobody is registered without consent"))
-            return self.now
+            problems.append(("consent_at", _("missing consent date: nobody is registered without consent")))
+            return None
         try:
-            value = datetime.datetime.fromisoformat(text.replace("T", " ").replace("Z", "+00:00"))
+            value = datetime.datetime.fromisoformat(text)
         except ValueError:
-            error("consent_at", _("not a date or date-time (YYYY-MM-DD or YYYY-MM-DD HH:MM)"))
-            return self.now
+            problems.append(("consent_at", _("not a date or date-time (YYYY-MM-DD or YYYY-MM-DD HH:MM)")))
+            return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
-        if value > self.now + datetime.timedelta(minutes=5):
-            error("consent_at", _("in the future"))
+        if value > self.latest:
+            problems.append(("consent_at", _("in the future")))
         return value
 
     def _stage(self, batch: list[tuple[Any, ...]]) -> None:
+        """Write checked rows to the stage, each marked *fresh* when its phone is not registered yet.
+
+        Fresh rows (all of a first import) take the fast path in :meth:`_reconcile`: no existence probes,
+        contact points written with their consent in one go.
+        """
         if not batch:
             return
+        people = Person._meta.db_table
+        phones = [row[1] for row in batch]
         with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT phone FROM {people} WHERE phone IN ({', '.join(['%s'] * len(phones))})", phones
+            )
+            known = {phone for (phone,) in cursor.fetchall()}
+            rows = [(*row, row[1] not in known) for row in batch]
             if self.postgres:
                 columns = ", ".join(name for name, _kind in STAGE_COLUMNS)
-                with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-                    for row in batch:
+                with cursor.cursor.copy(f"COPY {self.stage} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
                         copy.write_row(row)
             else:
                 marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
-                cursor.executemany(f"INSERT INTO {STAGE} VALUES ({marks})", batch)
+                cursor.executemany(f"INSERT INTO {self.stage} VALUES ({marks})", rows)
 
     # --- checks across rows ---------------------------------------------------------------------------
 
@@ -397,12 +466,22 @@ class VolunteerImport(Importer):
 
     def _check_duplicates(self) -> None:
         """The same phone twice with a different person (name, booth, age, …) is an error naming both lines;
-        the same person twice with different posts is two posts."""
-        self._execute(f"CREATE INDEX {STAGE}_phone ON {STAGE} (phone, line)")
+        the same person twice with different posts is two posts. Marks the repeats for reconciling."""
+        self._execute(f"CREATE INDEX {self.stage}_phone ON {self.stage} (phone, line)")
+        if not self._fetch(f"SELECT phone FROM {self.stage} GROUP BY phone HAVING COUNT(*) > 1 LIMIT 1"):
+            return  # the usual case: one row per phone, nothing to mark
+        self._execute(
+            f"""UPDATE {self.stage} SET repeat = TRUE WHERE EXISTS (SELECT 1 FROM {self.stage} f
+                WHERE f.phone = {self.stage}.phone AND f.line < {self.stage}.line)"""
+        )
+        self._execute(
+            f"""UPDATE {self.stage} SET role_repeat = TRUE WHERE EXISTS (SELECT 1 FROM {self.stage} f
+                WHERE f.phone = {self.stage}.phone AND f.role = {self.stage}.role AND f.line < {self.stage}.line)"""
+        )
         file = ", ".join(Path(p).name for p in self.report.files)
         conflicts = self._fetch(
             f"""
-            SELECT a.line, MIN(b.line) FROM {STAGE} a JOIN {STAGE} b ON b.phone = a.phone AND b.line < a.line
+            SELECT a.line, MIN(b.line) FROM {self.stage} a JOIN {self.stage} b ON b.phone = a.phone AND b.line < a.line
             WHERE a.name <> b.name OR a.booth_id <> b.booth_id OR a.language <> b.language
                OR a.gender <> b.gender OR {self._differs("a.age", "b.age")} OR {self._differs("a.birth_date", "b.birth_date")}
             GROUP BY a.line ORDER BY a.line LIMIT {MAX_ERRORS}
@@ -425,7 +504,7 @@ class VolunteerImport(Importer):
         people = Person._meta.db_table
         rows = self._fetch(
             f"""
-            SELECT s.line FROM {STAGE} s
+            SELECT s.line FROM {self.stage} s
             JOIN {points} c ON c.address = s.phone AND c.channel IN (%s, %s)
             JOIN {people} p ON p.id = c.person_id
             WHERE p.phone <> s.phone ORDER BY s.line LIMIT {MAX_ERRORS}
@@ -439,6 +518,8 @@ class VolunteerImport(Importer):
     # --- reconciling the stage with the registry -----------------------------------------------------
 
     def _reconcile(self) -> None:
+        """Apply the stage: fresh people by plain ``INSERT … SELECT``; known people by careful statements
+        that update only what differs and never duplicate a contact point, consent or post."""
         ops = connection.ops
         now = ops.adapt_datetimefield_value(self.now)
         today = ops.adapt_datefield_value(self.today)
@@ -446,66 +527,95 @@ class VolunteerImport(Importer):
         points = ContactPoint._meta.db_table
         consents = Consent._meta.db_table
         posts = Post._meta.db_table
-        first = f"s.line = (SELECT MIN(f.line) FROM {STAGE} f WHERE f.phone = s.phone)"
+        stage = self.stage
+        file = ", ".join(Path(p).name for p in self.report.files)
+        known = self._fetch(f"SELECT COUNT(*) FROM {stage} WHERE NOT fresh")[0][0] > 0
 
-        # Booth-level posts of people who moved booth: ended, so they stop counting at the old booth.
-        old_booths = self._fetch(
-            f"""
-            SELECT DISTINCT p.booth_id FROM {posts} p JOIN {people} pe ON pe.id = p.person_id
-            JOIN {STAGE} s ON s.phone = pe.phone AND s.level = %s AND s.role = p.role
-            WHERE p.level = %s AND p.booth_id <> s.booth_id AND (p.ended_on IS NULL OR p.ended_on > %s)
-            """,
-            [Level.BOOTH, Level.BOOTH, today],
-        )
-        ended = self._execute(
-            f"""
-            UPDATE {posts} SET ended_on = %s, updated_at = %s
-            WHERE level = %s AND (ended_on IS NULL OR ended_on > %s) AND EXISTS (
-                SELECT 1 FROM {people} pe JOIN {STAGE} s ON s.phone = pe.phone
-                WHERE pe.id = {posts}.person_id AND s.level = %s AND s.role = {posts}.role
-                  AND s.booth_id <> {posts}.booth_id)
-            """,
-            [today, now, Level.BOOTH, today, Level.BOOTH],
-        )
+        # Known people first: booth-level posts of people who moved booth are ended (they stop counting at
+        # the old booth), changed people updated.
+        old_booths: list[tuple[Any, ...]] = []
+        ended = 0
         counts = self.report.count(_("people"))
-        counts.updated = self._execute(
-            f"""
-            UPDATE {people} SET name = s.name, name_key = s.name_key, home_booth_id = s.booth_id,
-                language = s.language, gender = s.gender, birth_date = s.birth_date,
-                age = s.age, age_on = CASE WHEN s.age IS NULL THEN NULL ELSE {self._date} END, updated_at = %s
-            FROM {STAGE} s
-            WHERE {people}.phone = s.phone AND {first}
-              AND ({people}.name <> s.name OR {self._differs(f"{people}.home_booth_id", "s.booth_id")}
-                   OR {people}.language <> s.language OR {people}.gender <> s.gender
-                   OR {self._differs(f"{people}.birth_date", "s.birth_date")}
-                   OR {self._differs(f"{people}.age", "s.age")})
-            """,
-            [today, now],
-        )
+        if known:
+            old_booths = self._fetch(
+                f"""
+                SELECT DISTINCT p.booth_id FROM {posts} p JOIN {people} pe ON pe.id = p.person_id
+                JOIN {stage} s ON s.phone = pe.phone AND s.level = %s AND s.role = p.role
+                WHERE NOT s.fresh AND p.level = %s AND p.booth_id <> s.booth_id
+                  AND (p.ended_on IS NULL OR p.ended_on > %s)
+                """,
+                [Level.BOOTH, Level.BOOTH, today],
+            )
+            ended = self._execute(
+                f"""
+                UPDATE {posts} SET ended_on = %s, updated_at = %s
+                WHERE level = %s AND (ended_on IS NULL OR ended_on > %s) AND EXISTS (
+                    SELECT 1 FROM {people} pe JOIN {stage} s ON s.phone = pe.phone
+                    WHERE pe.id = {posts}.person_id AND NOT s.fresh AND s.level = %s
+                      AND s.role = {posts}.role AND s.booth_id <> {posts}.booth_id)
+                """,
+                [today, now, Level.BOOTH, today, Level.BOOTH],
+            )
+            counts.updated = self._execute(
+                f"""
+                UPDATE {people} SET name = s.name, name_key = s.name_key, home_booth_id = s.booth_id,
+                    language = s.language, gender = s.gender, birth_date = s.birth_date,
+                    age = s.age, age_on = CASE WHEN s.age IS NULL THEN NULL ELSE {self._date} END, updated_at = %s
+                FROM {stage} s
+                WHERE {people}.phone = s.phone AND NOT s.fresh AND NOT s.repeat
+                  AND ({people}.name <> s.name OR {self._differs(f"{people}.home_booth_id", "s.booth_id")}
+                       OR {people}.language <> s.language OR {people}.gender <> s.gender
+                       OR {self._differs(f"{people}.birth_date", "s.birth_date")}
+                       OR {self._differs(f"{people}.age", "s.age")})
+                """,
+                [today, now],
+            )
         counts.created = self._execute(
             f"""
             INSERT INTO {people} (name, name_key, phone, birth_date, age, age_on, gender, language,
                                   home_booth_id, source, created_at, updated_at)
             SELECT s.name, s.name_key, s.phone, s.birth_date, s.age,
-                   CASE WHEN s.age IS NULL THEN NULL ELSE {self._date} END, s.gender, s.language, s.booth_id, s.source, %s, %s
-            FROM {STAGE} s
-            WHERE {first} AND NOT EXISTS (SELECT 1 FROM {people} p WHERE p.phone = s.phone)
+                   CASE WHEN s.age IS NULL THEN NULL ELSE {self._date} END, s.gender, s.language, s.booth_id,
+                   s.source, %s, %s
+            FROM {stage} s WHERE s.fresh AND NOT s.repeat
             """,
             [today, now, now],
         )
-        distinct = self._fetch(f"SELECT COUNT(DISTINCT phone) FROM {STAGE}")[0][0]
+        distinct = self._fetch(f"SELECT COUNT(DISTINCT phone) FROM {stage}")[0][0]
         counts.unchanged = distinct - counts.created - counts.updated
 
         point_counts = self.report.count(_("contact points"))
         consent_counts = self.report.count(_("consents"))
         notice = services.notice_version()
         for channel in PHONE_CHANNELS:
+            # Fresh people: a contact point per consented channel, live, and its consent.
+            point_counts.created += self._execute(
+                f"""
+                INSERT INTO {points} (person_id, channel, address, wa_user_id, consent_live, created_at, updated_at)
+                SELECT p.id, %s, s.phone, '', TRUE, %s, %s
+                FROM {stage} s JOIN {people} p ON p.phone = s.phone
+                WHERE s.fresh AND NOT s.repeat AND s.{channel}
+                """,
+                [channel, now, now],
+            )
+            consent_counts.created += self._execute(
+                f"""
+                INSERT INTO {consents} (contact_point_id, given_at, source, notice_version, notice_language,
+                                        withdrawn_at, withdrawn_via)
+                SELECT c.id, s.consent_at, s.source, %s, s.language, NULL, ''
+                FROM {stage} s JOIN {points} c ON c.channel = %s AND c.address = s.phone
+                WHERE s.fresh AND NOT s.repeat AND s.{channel}
+                """,
+                [notice, channel],
+            )
+            if not known:
+                continue
             point_counts.created += self._execute(
                 f"""
                 INSERT INTO {points} (person_id, channel, address, wa_user_id, consent_live, created_at, updated_at)
                 SELECT p.id, %s, s.phone, '', FALSE, %s, %s
-                FROM {STAGE} s JOIN {people} p ON p.phone = s.phone
-                WHERE {first} AND s.{channel} AND NOT EXISTS (
+                FROM {stage} s JOIN {people} p ON p.phone = s.phone
+                WHERE NOT s.fresh AND NOT s.repeat AND s.{channel} AND NOT EXISTS (
                     SELECT 1 FROM {points} c WHERE c.channel = %s AND c.address = s.phone)
                 """,
                 [channel, now, now, channel],
@@ -517,8 +627,8 @@ class VolunteerImport(Importer):
                 INSERT INTO {consents} (contact_point_id, given_at, source, notice_version, notice_language,
                                         withdrawn_at, withdrawn_via)
                 SELECT c.id, s.consent_at, s.source, %s, s.language, NULL, ''
-                FROM {STAGE} s JOIN {points} c ON c.channel = %s AND c.address = s.phone
-                WHERE {first} AND s.{channel} AND NOT EXISTS (
+                FROM {stage} s JOIN {points} c ON c.channel = %s AND c.address = s.phone
+                WHERE NOT s.fresh AND NOT s.repeat AND s.{channel} AND NOT EXISTS (
                     SELECT 1 FROM {consents} k WHERE k.contact_point_id = c.id
                       AND (k.withdrawn_at IS NULL OR k.withdrawn_at >= s.consent_at OR k.given_at >= s.consent_at))
                 """,
@@ -529,57 +639,57 @@ class VolunteerImport(Importer):
                 self._execute(
                     f"""
                     UPDATE {points} SET consent_live = TRUE
-                    WHERE channel = %s AND consent_live = FALSE AND EXISTS (
-                        SELECT 1 FROM {consents} k WHERE k.contact_point_id = {points}.id AND k.withdrawn_at IS NULL)
+                    WHERE channel = %s AND consent_live = FALSE
+                      AND address IN (SELECT phone FROM {stage} WHERE NOT fresh)
+                      AND EXISTS (SELECT 1 FROM {consents} k
+                                  WHERE k.contact_point_id = {points}.id AND k.withdrawn_at IS NULL)
                     """,
                     [channel],
                 )
-        stale = self._fetch(
-            f"""
-            SELECT s.line, MAX(k.withdrawn_at) FROM {STAGE} s
-            JOIN {points} c ON c.address = s.phone AND c.channel IN (%s, %s) AND c.consent_live = FALSE
-            JOIN {consents} k ON k.contact_point_id = c.id
-            WHERE {first} GROUP BY s.line ORDER BY s.line LIMIT 100
-            """,
-            PHONE_CHANNELS,
-        )
-        file = ", ".join(Path(p).name for p in self.report.files)
-        for line, withdrawn in stale:
-            self.report.warning(
-                file,
-                line,
-                "consent_at",
-                _("consent was withdrawn (%(when)s) after the consent in this file; it stays withdrawn")
-                % {"when": str(withdrawn)[:16]},
+        if known:
+            stale = self._fetch(
+                f"""
+                SELECT s.line, MAX(k.withdrawn_at) FROM {stage} s
+                JOIN {points} c ON c.address = s.phone AND c.channel IN (%s, %s) AND c.consent_live = FALSE
+                JOIN {consents} k ON k.contact_point_id = c.id
+                WHERE NOT s.fresh AND NOT s.repeat GROUP BY s.line ORDER BY s.line LIMIT 100
+                """,
+                PHONE_CHANNELS,
             )
+            for line, withdrawn in stale:
+                self.report.warning(
+                    file,
+                    line,
+                    "consent_at",
+                    _("consent was withdrawn (%(when)s) after the consent in this file; it stays withdrawn")
+                    % {"when": str(withdrawn)[:16]},
+                )
 
         post_counts = self.report.count(_("posts"))
         post_counts.updated = ended
-        same_unit = " AND ".join(f"{self._same(f'p.{column}', f's.{column}')}" for column in _LEVEL_COLUMNS)
-        post_counts.created = self._execute(
-            f"""
+        insert_posts = f"""
             INSERT INTO {posts} (person_id, role, level, state_id, district_id, ac_id, block_id, panchayat_id,
                                  booth_id, started_on, ended_on, referred_by_id, created_at, updated_at)
             SELECT pe.id, s.role, s.level, s.state_id, s.district_id, s.ac_id, s.block_id, s.panchayat_id,
                    s.post_booth_id, %s, NULL, NULL, %s, %s
-            FROM {STAGE} s JOIN {people} pe ON pe.phone = s.phone
-            WHERE s.line = (SELECT MIN(f.line) FROM {STAGE} f WHERE f.phone = s.phone AND f.role = s.role)
-              AND NOT EXISTS (
-                SELECT 1 FROM {posts} p WHERE p.person_id = pe.id AND p.role = s.role AND {same_unit.replace("s.booth_id", "s.post_booth_id")}
-                  AND (p.ended_on IS NULL OR p.ended_on > %s))
-            """,
-            [today, now, now, today],
-        )
-        post_counts.unchanged = self._fetch(f"SELECT COUNT(*) FROM {STAGE}")[0][0] - post_counts.created
-        if (
-            counts.created
-            or counts.updated
-            or point_counts.created
-            or consent_counts.created
-            or post_counts.created
-            or ended
-        ):
-            booths = [row[0] for row in self._fetch(f"SELECT DISTINCT booth_id FROM {STAGE}")]
+            FROM {stage} s JOIN {people} pe ON pe.phone = s.phone
+            WHERE NOT s.role_repeat"""
+        post_counts.created = self._execute(f"{insert_posts} AND s.fresh", [today, now, now])
+        if known:
+            same_unit = " AND ".join(
+                self._same(f"p.{column}", "s.post_booth_id" if column == "booth_id" else f"s.{column}")
+                for column in _LEVEL_COLUMNS
+            )
+            post_counts.created += self._execute(
+                f"""{insert_posts} AND NOT s.fresh AND NOT EXISTS (
+                    SELECT 1 FROM {posts} p WHERE p.person_id = pe.id AND p.role = s.role AND {same_unit}
+                      AND (p.ended_on IS NULL OR p.ended_on > %s))
+                """,
+                [today, now, now, today],
+            )
+        post_counts.unchanged = self._fetch(f"SELECT COUNT(*) FROM {stage}")[0][0] - post_counts.created
+        if self.report.changed or ended:
+            booths = [row[0] for row in self._fetch(f"SELECT DISTINCT booth_id FROM {stage}")]
             services.recount_booths([*booths, *(b for (b,) in old_booths)], day=self.today)
 
     @property

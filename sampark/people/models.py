@@ -73,6 +73,8 @@ class Person(TimeStamped):
     source = models.CharField(
         _("recruited through"), max_length=10, choices=Source.choices, default=Source.FORM
     )
+    # Unindexed, as the other rarely-filtered foreign keys below: every index costs time on a
+    # ten-lakh-row import, and SET NULL on deleting a person may scan.
     referred_by = models.ForeignKey(
         "self",
         null=True,
@@ -80,6 +82,7 @@ class Person(TimeStamped):
         on_delete=models.SET_NULL,
         related_name="referrals",
         verbose_name=_("referred by"),
+        db_index=False,
     )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -123,7 +126,10 @@ class ContactPointQuerySet(ScopedQuerySet["ContactPoint"]):
 
 
 class ContactPoint(TimeStamped):
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="contact_points")
+    # Indexed by (person, consent_live) below, which also serves lookups by person alone.
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="contact_points", db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(
         _("address"), max_length=254, help_text=_("E.164 number, Telegram chat id or email address")
@@ -166,7 +172,12 @@ class Consent(models.Model):
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     withdrawn_via = models.CharField(_("withdrawn via"), max_length=40, blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     objects = ConsentQuerySet.as_manager()
@@ -238,16 +249,28 @@ class Post(TimeStamped):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="posts")
     role = models.CharField(_("post"), max_length=24, choices=Role.choices)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices, editable=False)
+    # Only district and (booth, role) are indexed: posts are found by person (indexed) or listed by
+    # district; ten lakh posts should not pay for five more indexes on every import. PROTECT on a
+    # rare territory delete scans instead.
     state = models.ForeignKey(State, on_delete=models.PROTECT, related_name="+", db_index=False)
     district = models.ForeignKey(District, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     ac = models.ForeignKey(
-        AssemblyConstituency, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        AssemblyConstituency,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
-    block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    block = models.ForeignKey(
+        Block, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     panchayat = models.ForeignKey(
-        Panchayat, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Panchayat, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
-    booth = models.ForeignKey(Booth, null=True, blank=True, on_delete=models.PROTECT, related_name="posts")
+    booth = models.ForeignKey(
+        Booth, null=True, blank=True, on_delete=models.PROTECT, related_name="posts", db_index=False
+    )
     started_on = models.DateField(_("from"))
     ended_on = models.DateField(
         _("until"), null=True, blank=True, help_text=_("The first day without the post")
@@ -259,6 +282,7 @@ class Post(TimeStamped):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("referred by"),
+        db_index=False,
     )
 
     objects = PostQuerySet.as_manager()

@@ -15,7 +15,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sampark.core.text import clean, latin_key
+from sampark.core.text import clean, search_key
 from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
 
 from .models import (
@@ -100,7 +100,7 @@ def person_register(
         raise PeopleError(_("this mobile number is already registered"), field="phone")
     person = Person.objects.create(
         name=name,
-        name_key=latin_key(name),
+        name_key=search_key(name),
         phone=e164,
         birth_date=birth_date,
         age=age if birth_date is None else None,
@@ -131,7 +131,7 @@ def person_update(
 ) -> Person:
     if name is not None:
         person.name = clean(name)
-        person.name_key = latin_key(person.name)
+        person.name_key = search_key(person.name)
     if language is not None:
         person.language = language
     if home_booth is not None:
@@ -214,6 +214,30 @@ def consent_withdraw_all(*, person: Person, at: datetime.datetime | None = None,
     for point in person.contact_points.filter(consent_live=True):
         if consent_withdraw(contact_point=point, at=at, via=via) is not None:
             withdrawn += 1
+    return withdrawn
+
+
+def consent_withdraw_people(
+    *, person_ids: Iterable[int], at: datetime.datetime | None = None, via: str = "web"
+) -> int:
+    """Withdraw every live consent of many people at once, set-based (a bulk opt-out); returns how many
+    consents were withdrawn. Same outcome as :func:`consent_withdraw` on each contact point."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return 0
+    at = at or timezone.now()
+    withdrawn = 0
+    with transaction.atomic():
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            withdrawn += Consent.objects.filter(
+                contact_point__person_id__in=chunk, withdrawn_at__isnull=True
+            ).update(withdrawn_at=at, withdrawn_via=via[:40])
+            ContactPoint.objects.filter(person_id__in=chunk, consent_live=True).update(consent_live=False)
+        booths = Post.objects.filter(person_id__in=ids[:RECOUNT_ALL_ABOVE], role__in=COUNTED_ROLES)
+        recount_booths(
+            None if len(ids) > RECOUNT_ALL_ABOVE else booths.values_list("booth_id", flat=True).distinct()
+        )
     return withdrawn
 
 

@@ -98,6 +98,8 @@ class DemoSummary:
     password: str | None
     """The new password; ``None`` when the user already existed and its password was kept."""
     seconds: float
+    extra: tuple[tuple[str, int], ...] = ()
+    """``(label, count)`` from the apps' demo hooks (volunteers, …)."""
 
     @property
     def panchayats(self) -> int:
@@ -114,14 +116,20 @@ def has_territory() -> bool:
 
 
 def build_demo(
-    *, scale: str = "small", seed: int = 1, password: str | None = None, progress: Progress | None = None
+    *,
+    scale: str = "small",
+    seed: int = 1,
+    password: str | None = None,
+    progress: Progress | None = None,
+    hooks: bool = True,
 ) -> DemoSummary:
     """Build the demo organisation in one transaction; nothing is written if anything fails.
 
     Raises :class:`TerritoryNotEmpty` if a state exists, ``ValueError`` for an unknown scale and
     ``django.core.exceptions.ValidationError`` if ``password`` fails the password validators. The
     ``demo`` user is created as a superuser with ``password`` (or a random one); if it exists, its
-    password is changed only when ``password`` is given.
+    password is changed only when ``password`` is given. ``hooks=False`` builds the territory only
+    (benchmarks that import their own people).
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
@@ -144,6 +152,9 @@ def build_demo(
         writer.territory(plan)
         maker = BoothMaker(rng, state_id=state.pk, source=f"sampark demo --seed {seed}")
         main, auxiliary = writer.booths(plan, maker, total=size.main_booths + size.auxiliary_booths)
+        extra: list[tuple[str, int]] = []
+        for hook in demo_hooks() if hooks else []:
+            extra += hook(state=state, scale=scale, seed=seed, progress=progress)
         new_password = _ensure_login(password)
     urban = sum(p.kind == Panchayat.Kind.URBAN for p in plan.panchayats)
     return DemoSummary(
@@ -161,7 +172,20 @@ def build_demo(
         username=DEMO_USERNAME,
         password=new_password,
         seconds=time.perf_counter() - started,
+        extra=tuple(extra),
     )
+
+
+def demo_hooks() -> list[Callable[..., list[tuple[str, int]]]]:
+    """The ``demo`` hooks of installed apps (dotted paths in ``AppConfig.demo``), in app order.
+
+    Apps further down the import chain (people, …) add their demo data this way, inside the demo's
+    transaction, without territory importing them.
+    """
+    from django.apps import apps
+    from django.utils.module_loading import import_string
+
+    return [import_string(config.demo) for config in apps.get_app_configs() if getattr(config, "demo", None)]
 
 
 def _ensure_login(password: str | None) -> str | None:

@@ -112,6 +112,6 @@ class Command(BaseCommand):
             (_("Polling booths: auxiliary"), summary.auxiliary_booths),
             (_("Polling booths: total"), summary.booths),
         ]
-        for label, count in rows:
+        for label, count in [*rows, *summary.extra]:
             table.add_row(Text(label), group_indian(count))
         return table
