@@ -81,7 +81,17 @@ def name_key(value: str) -> str:
     return text[:1] + re.sub(r"[aeiou]", "", text[1:])
 
 
+_FINAL_CONSONANT = re.compile(r"([\u0915-\u0939\u0958-\u095f]\u093c?)$")
+
+
+@lru_cache(maxsize=65536)
+def _word_key(word: str) -> str:
+    # Hindi drops a word's final inherent vowel (रमेश is "Ramesh", not "Ramesha"): a virama says so.
+    return latin_key(_FINAL_CONSONANT.sub("\\1\u094d", word))
+
+
 def search_key(name: str) -> str:
-    """:func:`latin_key` word by word, for people's names: ten lakh names repeat a few thousand words, so
+    """A Latin key for a person's name, word by word, with Hindi's silent final vowel dropped, so
+    "रमेश कुमार" and "Ramesh Kumar" share ``ramesh kumar``. Ten lakh names repeat a few thousand words, so
     the per-word cache hits where a per-name one would not. ``name`` must already be :func:`clean`."""
-    return " ".join(key for key in map(latin_key, name.split(" ")) if key)
+    return " ".join(key for key in map(_word_key, name.split(" ")) if key)

@@ -15,7 +15,7 @@ import csv
 import datetime
 import random
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ def _person(rng: random.Random, phone: int, code: str, post: str, today: datetim
 
 
 def _rows(
-    booths: list[tuple[str, int | None, int, int | None]], rng: random.Random, target: int
+    booths: Sequence[tuple[str, int | None, int, int | None]], rng: random.Random, target: int
 ) -> Iterator[list[str]]:
     """CSV rows: a coordinator for the state, each district, block and a third of the panchayats (placed
     at one of the unit's booths), then volunteers per booth with realistic variance."""
@@ -109,7 +109,7 @@ def _rows(
 
 
 def build_people(
-    *, state: State, seed: int, progress: Callable[[str, int | None], Callable[[int], None]], **_: Any
+    *, state: State, seed: int, progress: Callable[[str, int | None], Callable[[int], None]], **options: Any
 ) -> list[tuple[str, int]]:
     """Volunteers for every booth of ``state``; returns summary rows ``(label, count)``."""
     from django.utils.translation import gettext as _

@@ -19,7 +19,7 @@ import datetime
 import os
 import secrets
 import zoneinfo
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +142,7 @@ PHONE_CHANNEL_NAMES = frozenset((SMS, WHATSAPP))
 UTC = datetime.UTC
 
 
-def _alias(table: dict[str, str], text: str) -> str | None:
+def _alias(table: Mapping[str, str], text: str) -> str | None:
     """``text`` looked up in an alias table, exactly first and then normalised (Devanagari, spaces)."""
     found = table.get(text.strip().lower())
     if found is None:

@@ -10,7 +10,8 @@ the row (as every booth carries its own), so "posts under district X" is one ind
 same condition that scopes booths and people (see ``scope.py``).
 
 :class:`BoothCoverage` is the maintained per-booth count of counted volunteers, rewritten set-based by
-``services.recount_booths`` inside every transaction that changes posts, consent or home booths.
+``services.recount_booths`` inside every transaction that changes posts or consent (counts come from
+posts, not home booths).
 """
 
 from __future__ import annotations

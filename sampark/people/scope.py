@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -66,6 +66,9 @@ class Scope:
     panchayats: frozenset[int] = field(default_factory=frozenset)
     booths: frozenset[int] = field(default_factory=frozenset)
     person_id: int | None = None  # the login's own person: always visible to themselves
+    # The highest rank among the posts granting this scope: changing a person needs to outrank every
+    # active post they hold, so a booth president cannot edit the state coordinator who lives there.
+    rank: int = 0
 
     @property
     def nothing(self) -> bool:
@@ -171,9 +174,11 @@ def _compute(user: Any, action: Action, day: datetime.date) -> Scope:
         level: set() for level in ("state", "district", "ac", "block", "panchayat", "booth")
     }
     posts = Post.objects.active(day).filter(person_id=person_id, role__in=roles)
-    for level, *ids in posts.values_list(
-        "level", "state_id", "district_id", "ac_id", "block_id", "panchayat_id", "booth_id"
+    ranks: list[int] = []
+    for role, level, *ids in posts.values_list(
+        "role", "level", "state_id", "district_id", "ac_id", "block_id", "panchayat_id", "booth_id"
     ):
+        ranks.append(ROLE_RANK[role])
         unit_id = dict(zip(("state", "district", "ac", "block", "panchayat", "booth"), ids, strict=True))[
             level
         ]
@@ -186,6 +191,7 @@ def _compute(user: Any, action: Action, day: datetime.date) -> Scope:
         panchayats=frozenset(units["panchayat"]),
         booths=frozenset(units["booth"]),
         person_id=person_id,
+        rank=max(ranks, default=0),
     )
 
 
@@ -202,22 +208,35 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
     scope_person_path: ClassVar[str] = "person_id"
     scope_is_post: ClassVar[bool] = False
 
-    def visible_to(self, who: Any, action: Action = Action.VIEW) -> ScopedQuerySet[M]:
+    def visible_to(self, who: Any, action: Action = Action.VIEW) -> Self:
         scope = who if isinstance(who, Scope) else scope_for(who, action)
         if scope.everything:
             return self.all()
+        own = scope.person_id is not None and action in (Action.VIEW, Action.SEE_PHONES)
         if scope.nothing:
-            return self.none()
+            # No post (or none left): a login still sees its own person, and nothing else.
+            return self.filter(**{self.scope_person_path: scope.person_id}) if own else self.none()
         from sampark.people.models import Post
 
+        today = timezone.localdate()
         if self.scope_is_post:
             condition = scope.q("", "booth_id")
         else:
-            # An EXISTS, not a join: a join through posts would repeat a person once per post.
-            posts = Post.objects.filter(scope.q("", "booth_id"), person_id=OuterRef(self.scope_person_path))
+            # An EXISTS, not a join: a join through posts would repeat a person once per post. Only
+            # active posts place a person: one who left a block's team is no longer that block's to see.
+            posts = Post.objects.active(today).filter(
+                scope.q("", "booth_id"), person_id=OuterRef(self.scope_person_path)
+            )
             condition = Exists(posts)  # type: ignore[assignment]
             if self.scope_booth_prefix is not None:
                 condition = scope.q(self.scope_booth_prefix, "id") | condition
-        if scope.person_id is not None and action in (Action.VIEW, Action.SEE_PHONES):
+        if action == Action.CHANGE:
+            # Never change someone holding an active post of equal or higher rank.
+            peers = [role for role, rank in ROLE_RANK.items() if rank >= scope.rank]
+            senior = Post.objects.active(today).filter(
+                person_id=OuterRef(self.scope_person_path), role__in=peers
+            )
+            condition = condition & ~Exists(senior)  # type: ignore[assignment]
+        if own:
             condition |= Q(**{self.scope_person_path: scope.person_id})
         return self.filter(condition)

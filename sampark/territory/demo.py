@@ -185,7 +185,8 @@ def demo_hooks() -> list[Callable[..., list[tuple[str, int]]]]:
     from django.apps import apps
     from django.utils.module_loading import import_string
 
-    return [import_string(config.demo) for config in apps.get_app_configs() if getattr(config, "demo", None)]
+    dotted = [getattr(config, "demo", "") for config in apps.get_app_configs()]
+    return [import_string(path) for path in dotted if path]
 
 
 def _ensure_login(password: str | None) -> str | None:
