@@ -1,4 +1,7 @@
-"""How long `sampark demo --scale state` takes, against the floor of inserting the same rows raw.
+"""How long the territory of `sampark demo --scale state` takes, against the floor of inserting the same rows raw.
+
+The people the demo adds go through the volunteer import, measured on its own by
+``bench/import_volunteers.py``; this one builds the territory only (``build_demo(hooks=False)``).
 
 Builds the state-scale demo (``--quick``: the small one) into a fresh SQLite database in a temporary
 SAMPARK_HOME, then, inside a transaction that is rolled back, deletes the booths and panchayats and
@@ -36,7 +39,7 @@ def main() -> None:
 
     scale = "small" if args.quick else "state"
     started = time.perf_counter()
-    summary = build_demo(scale=scale, seed=args.seed)
+    summary = build_demo(scale=scale, seed=args.seed, hooks=False)
     demo_seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
