@@ -10,3 +10,5 @@ class PeopleConfig(AppConfig):
     importers = ("sampark.people.importers.VolunteerImport",)
     # Adds volunteers to `sampark demo` (called by territory.demo.build_demo inside its transaction).
     demo = "sampark.people.demo.build_people"
+    # Posts and coverage rows copy their booth's block and panchayat: re-copied when links change.
+    booth_links_changed = "sampark.people.services.refresh_placements"

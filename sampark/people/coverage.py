@@ -184,52 +184,81 @@ def _tables() -> tuple[str, str]:
 
 
 def _grouped(column: str, child: str, unit_id: int, targets: Targets) -> Iterator[tuple[Any, ...]]:
-    """``(child, booths, at target, volunteers, panchayats covered, blocks at target)`` per child."""
+    """``(child, booths, at target, volunteers, panchayats covered, blocks at target)`` per child of the
+    unit whose booths have ``column = unit_id`` (``child=""``: one row for the unit itself).
+
+    Booths are counted on the booth table's ancestor indexes; everything else reads only the narrow
+    rollup, which carries the same ancestor columns — no join over a lakh of booths.
+    """
     booths, coverage = _tables()
-    # The unit's own row groups by nothing (a literal would be read as a column position).
-    group = f"b.{child}" if child else "NULL"
-    by_child = f"GROUP BY b.{child}" if child else ""
-    by_child_block = f"GROUP BY b.{child}, b.block_id" if child else "GROUP BY b.block_id"
+    rollup_column = "booth_id" if column == "id" else column
+    rollup_child = "booth_id" if child == "id" else child
+    # A literal would be read as a column position in GROUP BY; the unit's own row groups by nothing.
+    key, by_child = (child, f"GROUP BY {child}") if child else ("NULL", "")
+    rollup_key, rollup_by = (rollup_child, f"GROUP BY {rollup_child}") if child else ("NULL", "")
+    if column == "state_id":
+        # No index leads with the state: count through the districts' index instead.
+        where, params = f"district_id IN (SELECT id FROM {_district_table()} WHERE state_id = %s)", [unit_id]
+    else:
+        where, params = f"{column} = %s", [unit_id]
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {key}, COUNT(*) FROM {booths} WHERE {where} {by_child}", params)
+        # An aggregate without GROUP BY over no rows still returns one row (with a count of 0).
+        counted = {row[0]: row[1] for row in cursor.fetchall() if row[1]}
         cursor.execute(
             f"""
-            SELECT {group}, COUNT(*),
-                   SUM(CASE WHEN COALESCE(c.volunteers, 0) >= %s THEN 1 ELSE 0 END),
-                   COALESCE(SUM(c.volunteers), 0)
-            FROM {booths} b LEFT JOIN {coverage} c ON c.booth_id = b.id
-            WHERE b.{column} = %s
-            {by_child}
+            SELECT {rollup_key}, SUM(CASE WHEN volunteers >= %s THEN 1 ELSE 0 END), SUM(volunteers)
+            FROM {coverage} WHERE {rollup_column} = %s {rollup_by}
             """,
             [targets.volunteers_per_booth, unit_id],
         )
-        # An aggregate without GROUP BY over no rows still returns one row (with a count of 0).
-        base = {row[0]: row[1:] for row in cursor.fetchall() if row[1]}
-        # Distinct panchayats with a volunteer, per child and block: the covered panchayats per child,
-        # and the blocks that reach the panchayat target.
+        reached = {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in cursor.fetchall()}
+    covered, blocks_ok = _panchayats_covered(rollup_column, rollup_key if child else "", unit_id, targets)
+    for child_key, n_booths in counted.items():
+        at_target, volunteers = reached.get(child_key, (0, 0))
+        yield (
+            child_key,
+            n_booths,
+            at_target,
+            volunteers,
+            covered.get(child_key, 0),
+            blocks_ok.get(child_key, 0),
+        )
+
+
+def _panchayats_covered(
+    column: str, child: str, unit_id: int, targets: Targets
+) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Distinct panchayats with a counted volunteer per child (``child=""``: the unit, keyed ``None``),
+    and per child the blocks reaching the panchayat target — from the rollup alone."""
+    _booths, coverage = _tables()
+    key = child or "NULL"
+    with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT {group}, b.block_id, COUNT(DISTINCT b.panchayat_id)
-            FROM {coverage} c JOIN {booths} b ON b.id = c.booth_id
-            WHERE b.{column} = %s AND c.volunteers > 0 AND b.panchayat_id IS NOT NULL
-            {by_child_block}
+            SELECT {key}, block_id, COUNT(DISTINCT panchayat_id) FROM {coverage}
+            WHERE {column} = %s AND volunteers > 0 AND panchayat_id IS NOT NULL
+            GROUP BY {child + ", " if child else ""}block_id
             """,
             [unit_id],
         )
         covered: dict[Any, int] = {}
         blocks_ok: dict[Any, int] = {}
-        for key, block_id, n in cursor.fetchall():
-            covered[key] = covered.get(key, 0) + n
+        for child_key, block_id, n in cursor.fetchall():
+            covered[child_key] = covered.get(child_key, 0) + n
             if block_id is not None and n >= targets.panchayats_per_block:
-                blocks_ok[key] = blocks_ok.get(key, 0) + 1
-    for key, (n_booths, at_target, volunteers) in base.items():
-        yield (
-            key,
-            n_booths,
-            int(at_target or 0),
-            int(volunteers or 0),
-            covered.get(key, 0),
-            blocks_ok.get(key, 0),
-        )
+                blocks_ok[child_key] = blocks_ok.get(child_key, 0) + 1
+    return covered, blocks_ok
+
+
+def _district_table() -> str:
+    return connection.ops.quote_name(District._meta.db_table)
+
+
+# Children that partition a unit's booths by a column the booth table indexes: the unit's booth counts
+# are their sums. (Panchayat figures are always counted for the unit itself: a panchayat may span two
+# ACs, and a source may place it in a district other than some of its booths'.)
+_ADDITIVE_CHILDREN = frozenset({"district", "block", "panchayat"})
 
 
 def coverage_of(
@@ -242,18 +271,32 @@ def coverage_of(
     if by == "ac" and isinstance(unit, District):
         child_kind, child_column = "ac", "ac_id"
     result = Coverage(kind=kind, unit=unit, child_kind=child_kind if children else "")
-    # The unit's own row: grouping by a constant. Its panchayats are counted once even where a
-    # panchayat spans two children (ACs cut across panchayats), so it is not the children's sum.
-    for _key, n_booths, at_target, volunteers, covered, blocks_ok in _grouped(column, "", unit.pk, targets):
-        result.booths, result.booths_at_target, result.volunteers = n_booths, at_target, volunteers
-        result.panchayats_covered = covered
-        result.blocks_at_target = blocks_ok
     result.blocks = _blocks_under(unit)
+    rows: dict[Any, list[Any]] = {}
+    if children and child_kind:
+        rows = {key: row for key, *row in _grouped(column, child_column, unit.pk, targets)}
+    if children and child_kind in _ADDITIVE_CHILDREN:
+        for n_booths, at_target, volunteers, _covered, _blocks_ok in rows.values():
+            result.booths += n_booths
+            result.booths_at_target += at_target
+            result.volunteers += volunteers
+        rollup_column = "booth_id" if column == "id" else column
+        covered, blocks_ok = _panchayats_covered(rollup_column, "", unit.pk, targets)
+        result.panchayats_covered = covered.get(None, 0)
+        result.blocks_at_target = blocks_ok.get(None, 0)
+    else:
+        for _key, n_booths, at_target, volunteers, covered, blocks_ok in _grouped(
+            column, "", unit.pk, targets
+        ):
+            result.booths, result.booths_at_target, result.volunteers = n_booths, at_target, volunteers
+            result.panchayats_covered = covered
+            result.blocks_at_target = blocks_ok
     if result.blocks is None:
         result.blocks_at_target = None
+    elif result.blocks_at_target is None:
+        result.blocks_at_target = 0
     if not children or not child_kind:
         return result
-    rows = {key: row for key, *row in _grouped(column, child_column, unit.pk, targets)}
     child_model = _CHILD_MODEL[child_kind]
     if child_kind == "booth":
         units: list[Any] = list(Booth.objects.filter(**{column: unit.pk}).order_by("number", "suffix"))

@@ -333,10 +333,24 @@ class Post(TimeStamped):
 
 
 class BoothCoverage(models.Model):
-    """Counted volunteers at one booth (booths with none have no row). Written only by services."""
+    """Counted volunteers at one booth (booths with none have no row). Written only by services.
+
+    Carries the booth's ancestors, copied like a post's, so coverage of any unit is a scan of this
+    narrow table without a join to the booth table (``services.refresh_placements`` re-copies them
+    when the panchayat mapping relinks booths).
+    """
 
     booth = models.OneToOneField(Booth, primary_key=True, on_delete=models.CASCADE, related_name="coverage")
     volunteers = models.PositiveIntegerField(default=0)
+    state = models.ForeignKey(State, on_delete=models.DO_NOTHING, related_name="+", db_index=False)
+    district = models.ForeignKey(District, on_delete=models.DO_NOTHING, related_name="+")
+    ac = models.ForeignKey(
+        AssemblyConstituency, on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
+    block = models.ForeignKey(Block, null=True, on_delete=models.DO_NOTHING, related_name="+", db_index=False)
+    panchayat = models.ForeignKey(
+        Panchayat, null=True, on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
 
     class Meta:
         verbose_name = _("booth coverage")

@@ -359,6 +359,7 @@ def recount_booths(booth_ids: Iterable[int] | None = None, *, day: datetime.date
     coverage = quote(BoothCoverage._meta.db_table)
     posts = quote(Post._meta.db_table)
     points = quote(ContactPoint._meta.db_table)
+    booths = quote(Booth._meta.db_table)
     roles = list(COUNTED_ROLES)
     when = connection.ops.adapt_datefield_value(day)
     only = ""
@@ -373,17 +374,45 @@ def recount_booths(booth_ids: Iterable[int] | None = None, *, day: datetime.date
             cursor.execute(f"DELETE FROM {coverage} WHERE booth_id IN ({', '.join(['%s'] * len(ids))})", ids)
         cursor.execute(
             f"""
-            INSERT INTO {coverage} (booth_id, volunteers)
-            SELECT p.booth_id, COUNT(DISTINCT p.person_id)
-            FROM {posts} p
+            INSERT INTO {coverage} (booth_id, volunteers, state_id, district_id, ac_id, block_id, panchayat_id)
+            SELECT p.booth_id, COUNT(DISTINCT p.person_id), b.state_id, b.district_id, b.ac_id, b.block_id,
+                   b.panchayat_id
+            FROM {posts} p JOIN {booths} b ON b.id = p.booth_id
             WHERE p.role IN ({", ".join(["%s"] * len(roles))})
               AND p.started_on <= %s AND (p.ended_on IS NULL OR p.ended_on > %s)
               AND EXISTS (SELECT 1 FROM {points} c WHERE c.person_id = p.person_id AND c.consent_live = %s)
               {only}
-            GROUP BY p.booth_id
+            GROUP BY p.booth_id, b.state_id, b.district_id, b.ac_id, b.block_id, b.panchayat_id
             """,
             params,
         )
+
+
+def refresh_placements() -> int:
+    """Re-copy booth ancestors onto booth-level posts and coverage rows after booths were relinked to
+    blocks and panchayats (the panchayat mapping import calls this through its hook). Set-based; returns
+    how many rows changed."""
+    quote = connection.ops.quote_name
+    booths = quote(Booth._meta.db_table)
+    differs = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    changed = 0
+    with connection.cursor() as cursor:
+        for table, key in (
+            (quote(Post._meta.db_table), "booth_id"),
+            (quote(BoothCoverage._meta.db_table), "booth_id"),
+        ):
+            cursor.execute(
+                f"""
+                UPDATE {table} SET block_id = b.block_id, panchayat_id = b.panchayat_id,
+                                   district_id = b.district_id, ac_id = b.ac_id
+                FROM {booths} b
+                WHERE b.id = {table}.{key}
+                  AND ({table}.block_id {differs} b.block_id OR {table}.panchayat_id {differs} b.panchayat_id
+                       OR {table}.district_id {differs} b.district_id OR {table}.ac_id {differs} b.ac_id)
+                """
+            )
+            changed += cursor.rowcount
+    return changed
 
 
 def booths_with_posts_changing_on(day: datetime.date) -> list[int]:

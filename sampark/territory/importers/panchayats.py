@@ -24,6 +24,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from sampark.core.text import clean, latin_key
+from sampark.territory.hooks import booth_links_changed
 from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat
 
 from .base import DictRows, Importer, Upserter
@@ -148,6 +149,7 @@ class PanchayatMapping(Importer):
         panchayats.flush()
         self._name_acs(acs, ac_names)
         self._link_booths(rows, acs)
+        booth_links_changed()  # rows that copied booth links (people's posts, coverage) follow them
 
     def _block(
         self, district: District, name_hi: str, candidates: list[Block], file: str, line: int, counts: Any
