@@ -182,6 +182,21 @@ def test_its_ascii_fast_path_cleans_like_clean(text):
     assert _clean(text) == clean(text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "उत्क्रमित  मध्य\u00a0विद्यालय ",  # no invisible character: NFC + collapsing only
+        "उत्\u200dक्रमित  मध्\u200dय विद्यालय",  # joiners: the full clean()
+        "\u0915\u093c\u093e\u0932\u0940",  # a combining nukta
+        "\u00adमध्य\u2060 \ufeff",
+        "\u3000 a\u2028b\u0085c ",  # Unicode spaces and line separators
+        "Café  \u200b",
+    ],
+)
+def test_its_non_ascii_fast_path_cleans_like_clean(text):
+    assert _clean(text) == clean(text)
+
+
 # --- polling station numbers ----------------------------------------------------------------------
 
 

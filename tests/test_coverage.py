@@ -543,12 +543,6 @@ def test_coverage_equals_a_brute_force_recount_on_random_subtrees(territory: Non
     check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bugs: VolunteerImport recounts only the file's booths, so a person it makes reachable again (a "
-    "new contact point with consent) is not counted at their other booths; and moving someone whose booth "
-    "post starts later ends it before it starts (IntegrityError post_dates_in_order)",
-)
 def test_coverage_equals_a_brute_force_recount_after_imports_that_add_channels(territory: None) -> None:
     tree = Tree.read()
 
@@ -567,11 +561,6 @@ def test_coverage_equals_a_brute_force_recount_after_imports_that_add_channels(t
         pytest.param(
             ("no block",),
             id="booths-without-block",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="bug: coverage._grouped sums COUNT(DISTINCT panchayat) per block, so a panchayat whose "
-                "booths lie in two blocks (or one without a block) is counted twice in panchayats_covered",
-            ),
         ),
     ],
 )
@@ -588,9 +577,6 @@ def test_coverage_equals_a_brute_force_recount_on_an_irregular_tree(
     check()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: coverage._grouped counts a panchayat once per block its booths lie in"
-)
 def test_a_panchayat_split_across_blocks_is_covered_once(territory: None) -> None:
     panchayat = Panchayat.objects.order_by("pk").first()
     first, second = Booth.objects.filter(panchayat=panchayat).order_by("pk")[:2]
@@ -667,10 +653,6 @@ def test_explicit_targets_override_the_settings(territory: None) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: coverage_of sorts a district's ACs by str(ac) ('10-…' before '2-…'), not by number",
-)
 def test_a_districts_acs_are_listed_by_number(territory: None) -> None:
     district = District.objects.get(lgd_code=90_000_001)
     AssemblyConstituency.objects.create(
@@ -830,11 +812,6 @@ def test_the_command_recounts_on_request(territory: None, capsys: pytest.Capture
     assert data["volunteers"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the coverage command writes to sys.stdout, not self.stdout, so call_command(stdout=…) "
-    "gets nothing",
-)
 def test_the_command_writes_to_the_stdout_it_is_given(territory: None) -> None:
     out = io.StringIO()
     call_command("coverage", "--unit", "booth:1-1", "--format", "json", stdout=out)

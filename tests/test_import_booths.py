@@ -418,3 +418,27 @@ def test_it_keeps_lgds_census_code_when_the_crosswalk_disagrees(tmp_path):
     report = run("district-crosswalk", [path])
     assert [(i.line, i.field, i.severity) for i in report.issues] == [(2, "census2011_code", WARNING)]
     assert District.objects.get(lgd_code=211).census2011_code == "203"
+
+
+def test_it_updates_only_the_stations_that_changed_when_a_file_is_imported_again(tmp_path):
+    small_bihar()
+    # 300 stations: more than one multi-row INSERT of core.bulk (256 rows) and a remainder.
+    rows = [ceo_row(ps=str(n), name=f"Vidyalay {n}", lat="27.024146", lon="83.88296") for n in range(1, 301)]
+    path = ceo_file(tmp_path, "1-Paschim Champaran.csv", rows)
+    first = run("polling-stations", [path])
+    assert not first.errors and first.counts["booths"].created == 300
+    assert list(Booth.objects.order_by("id").values_list("code", flat=True)[:3]) == ["1-1", "1-2", "1-3"]
+    assert Booth.objects.get(code="1-300").latitude == Decimal("27.024146")
+
+    again = run("polling-stations", [path])
+    booths = again.counts["booths"]
+    assert (booths.created, booths.updated, booths.unchanged) == (0, 0, 300)
+
+    rows[9] = ceo_row(ps="10", name="Vidyalay Das", lat="27.024146", lon="83.88296")
+    rows[19] = ceo_row(ps="20", name="Vidyalay 20", lat="27.5", lon="83.88296")
+    changed = run("polling-stations", [ceo_file(tmp_path, "1-Paschim Champaran.csv", rows)])
+    booths = changed.counts["booths"]
+    assert (booths.created, booths.updated, booths.unchanged) == (0, 2, 298)
+    assert Booth.objects.get(code="1-10").name == "Vidyalay Das"
+    assert Booth.objects.get(code="1-20").latitude == Decimal("27.500000")
+    assert Booth.objects.count() == 300

@@ -280,11 +280,6 @@ def test_a_coordinator_row_gets_a_post_at_the_booths_ancestor(
     assert not BoothCoverage.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: VolunteerImport recounts only the file's booths, not the other booths where a person whose "
-    "reachability changed (a new contact point with consent) holds a volunteer post",
-)
 def test_a_person_made_reachable_again_by_an_import_counts_at_their_other_booths(
     territory: None, tmp_path: Path
 ) -> None:
@@ -293,20 +288,28 @@ def test_a_person_made_reachable_again_by_an_import_counts_at_their_other_booths
         name="Ramesh Kumar", phone=RAMESH[1], age=24, channels=[Channel.SMS], consent_at=NOW
     )
     services.post_assign(person=person, role=Role.BOOTH_VOLUNTEER, unit=elsewhere, started_on=TODAY)
-    services.consent_withdraw_all(person=person)
+    services.consent_withdraw_all(person=person, at=NOW - datetime.timedelta(hours=1))
     assert counted("2-1") == 0
-    # The file adds a WhatsApp contact point with its own (never withdrawn) consent.
-    report = run(write(tmp_path / "v.csv", (*RAMESH[:3], "booth president", *RAMESH[4:])))
+    # A file whose consent predates the withdrawal adds no consent on any channel …
+    stale = run(write(tmp_path / "old.csv", (*RAMESH[:3], "booth president", *RAMESH[4:])))
+    assert stale.errors == []
+    assert not ContactPoint.objects.filter(person=person, consent_live=True).exists()
+    assert counted("2-1") == 0
+    # … one given after it adds a WhatsApp contact point with live consent, and they count again at
+    # their other booth too.
+    fresh = (
+        *RAMESH[:3],
+        "booth president",
+        *RAMESH[4:6],
+        "2026-11-10 11:45",
+        RAMESH[7],
+    )  # IST, after the withdrawal
+    report = run(write(tmp_path / "v.csv", fresh))
     assert report.errors == []
-    assert ContactPoint.objects.filter(person=person, consent_live=True).exists()
+    assert ContactPoint.objects.filter(person=person, consent_live=True, channel=Channel.WHATSAPP).exists()
     assert counted("2-1") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: VolunteerImport ends the old booth post with ended_on=today even when it starts later, "
-    "violating post_dates_in_order (IntegrityError)",
-)
 def test_moving_someone_whose_booth_post_starts_later_cancels_that_post(
     territory: None, tmp_path: Path
 ) -> None:

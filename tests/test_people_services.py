@@ -25,7 +25,6 @@ from sampark.people.models import (
     Role,
     Source,
 )
-from sampark.people.phones import InvalidPhone
 from sampark.people.services import PeopleError
 from sampark.territory.demo import build_demo
 from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
@@ -196,9 +195,10 @@ def test_it_refuses_a_phone_already_registered_in_another_shape(tree: Tree) -> N
 
 
 def test_it_refuses_a_landline_or_an_invalid_number(tree: Tree) -> None:
-    with pytest.raises(InvalidPhone):
+    with pytest.raises(services.PeopleError) as landline:
         register(phone="0612-2345678")
-    with pytest.raises(InvalidPhone):
+    assert landline.value.field == "phone"
+    with pytest.raises(services.PeopleError):
         register(phone="12345")
     assert people_tables() == (0, 0, 0, 0)
 

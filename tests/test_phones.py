@@ -159,11 +159,6 @@ def _foreign_mobiles() -> list[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: phones.mask keeps the first three characters, so a one-digit country code (+1, +7) "
-    "shows the first digit of the national number",
-)
 def test_a_masked_foreign_mobile_never_shows_more_than_its_last_four_digits() -> None:
     leaks = []
     for e164 in _foreign_mobiles():

@@ -16,7 +16,6 @@ Definitions (the README repeats them):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,82 +182,77 @@ def _tables() -> tuple[str, str]:
     return quote(Booth._meta.db_table), quote(BoothCoverage._meta.db_table)
 
 
-def _grouped(column: str, child: str, unit_id: int, targets: Targets) -> Iterator[tuple[Any, ...]]:
-    """``(child, booths, at target, volunteers, panchayats covered, blocks at target)`` per child of the
-    unit whose booths have ``column = unit_id`` (``child=""``: one row for the unit itself).
+@dataclass(slots=True)
+class _Tally:
+    booths: int = 0
+    at_target: int = 0
+    volunteers: int = 0
+    panchayats: set[int] = field(default_factory=set)
+    block_panchayats: dict[int, set[int]] = field(default_factory=dict)
 
-    Booths are counted on the booth table's ancestor indexes; everything else reads only the narrow
-    rollup, which carries the same ancestor columns — no join over a lakh of booths.
+    def add(self, other: _Tally) -> None:
+        self.booths += other.booths
+        self.at_target += other.at_target
+        self.volunteers += other.volunteers
+        self.panchayats |= other.panchayats
+        for block_id, panchayats in other.block_panchayats.items():
+            self.block_panchayats.setdefault(block_id, set()).update(panchayats)
+
+    def blocks_at_target(self, targets: Targets) -> int:
+        return sum(len(p) >= targets.panchayats_per_block for p in self.block_panchayats.values())
+
+
+def _tallies(column: str, child: str, unit_id: int, targets: Targets) -> tuple[dict[Any, _Tally], _Tally]:
+    """Per child (``child=""``: none) of the unit whose booths have ``column = unit_id``, and for the unit:
+    booths, booths at target, volunteers, and the covered panchayats by block.
+
+    Two queries whatever the unit: booths counted on the booth table's ancestor indexes, and one pass
+    over the narrow rollup (it carries the same ancestor columns, covered by its composite indexes)
+    grouped by child, block and panchayat — a few thousand groups for a state, merged here. A panchayat
+    whose booths lie in two children or two blocks is still one panchayat of the unit.
     """
     booths, coverage = _tables()
     rollup_column = "booth_id" if column == "id" else column
     rollup_child = "booth_id" if child == "id" else child
-    # A literal would be read as a column position in GROUP BY; the unit's own row groups by nothing.
+    # A literal would be read as a column position in GROUP BY: the unit-only query groups by nothing.
     key, by_child = (child, f"GROUP BY {child}") if child else ("NULL", "")
-    rollup_key, rollup_by = (rollup_child, f"GROUP BY {rollup_child}") if child else ("NULL", "")
     if column == "state_id":
-        # No index leads with the state: count through the districts' index instead.
+        # No booth index leads with the state: count through the districts' index instead.
         where, params = f"district_id IN (SELECT id FROM {_district_table()} WHERE state_id = %s)", [unit_id]
     else:
         where, params = f"{column} = %s", [unit_id]
+    per_child: dict[Any, _Tally] = {}
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {key}, COUNT(*) FROM {booths} WHERE {where} {by_child}", params)
-        # An aggregate without GROUP BY over no rows still returns one row (with a count of 0).
-        counted = {row[0]: row[1] for row in cursor.fetchall() if row[1]}
+        for child_key, n in cursor.fetchall():
+            if n:  # an aggregate without GROUP BY over no rows still returns a row, with 0
+                per_child[child_key] = _Tally(booths=n)
+        # Every rollup row has at least one volunteer (booths with none have no row).
         cursor.execute(
             f"""
-            SELECT {rollup_key}, SUM(CASE WHEN volunteers >= %s THEN 1 ELSE 0 END), SUM(volunteers)
-            FROM {coverage} WHERE {rollup_column} = %s {rollup_by}
+            SELECT {rollup_child or "NULL"}, block_id, panchayat_id,
+                   SUM(CASE WHEN volunteers >= %s THEN 1 ELSE 0 END), SUM(volunteers)
+            FROM {coverage} WHERE {rollup_column} = %s
+            GROUP BY {rollup_child + ", " if child else ""}block_id, panchayat_id
             """,
             [targets.volunteers_per_booth, unit_id],
         )
-        reached = {row[0]: (int(row[1] or 0), int(row[2] or 0)) for row in cursor.fetchall()}
-    covered, blocks_ok = _panchayats_covered(rollup_column, rollup_key if child else "", unit_id, targets)
-    for child_key, n_booths in counted.items():
-        at_target, volunteers = reached.get(child_key, (0, 0))
-        yield (
-            child_key,
-            n_booths,
-            at_target,
-            volunteers,
-            covered.get(child_key, 0),
-            blocks_ok.get(child_key, 0),
-        )
-
-
-def _panchayats_covered(
-    column: str, child: str, unit_id: int, targets: Targets
-) -> tuple[dict[Any, int], dict[Any, int]]:
-    """Distinct panchayats with a counted volunteer per child (``child=""``: the unit, keyed ``None``),
-    and per child the blocks reaching the panchayat target — from the rollup alone."""
-    _booths, coverage = _tables()
-    key = child or "NULL"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT {key}, block_id, COUNT(DISTINCT panchayat_id) FROM {coverage}
-            WHERE {column} = %s AND volunteers > 0 AND panchayat_id IS NOT NULL
-            GROUP BY {child + ", " if child else ""}block_id
-            """,
-            [unit_id],
-        )
-        covered: dict[Any, int] = {}
-        blocks_ok: dict[Any, int] = {}
-        for child_key, block_id, n in cursor.fetchall():
-            covered[child_key] = covered.get(child_key, 0) + n
-            if block_id is not None and n >= targets.panchayats_per_block:
-                blocks_ok[child_key] = blocks_ok.get(child_key, 0) + 1
-    return covered, blocks_ok
+        for child_key, block_id, panchayat_id, at_target, volunteers in cursor.fetchall():
+            tally = per_child.setdefault(child_key, _Tally())
+            tally.at_target += int(at_target)
+            tally.volunteers += int(volunteers)
+            if panchayat_id is not None:
+                tally.panchayats.add(panchayat_id)
+                if block_id is not None:
+                    tally.block_panchayats.setdefault(block_id, set()).add(panchayat_id)
+    own = _Tally()
+    for tally in per_child.values():
+        own.add(tally)
+    return per_child, own
 
 
 def _district_table() -> str:
     return connection.ops.quote_name(District._meta.db_table)
-
-
-# Children that partition a unit's booths by a column the booth table indexes: the unit's booth counts
-# are their sums. (Panchayat figures are always counted for the unit itself: a panchayat may span two
-# ACs, and a source may place it in a district other than some of its booths'.)
-_ADDITIVE_CHILDREN = frozenset({"district", "block", "panchayat"})
 
 
 def coverage_of(
@@ -272,30 +266,12 @@ def coverage_of(
         child_kind, child_column = "ac", "ac_id"
     result = Coverage(kind=kind, unit=unit, child_kind=child_kind if children else "")
     result.blocks = _blocks_under(unit)
-    rows: dict[Any, list[Any]] = {}
-    if children and child_kind:
-        rows = {key: row for key, *row in _grouped(column, child_column, unit.pk, targets)}
-    if children and child_kind in _ADDITIVE_CHILDREN:
-        for n_booths, at_target, volunteers, _covered, _blocks_ok in rows.values():
-            result.booths += n_booths
-            result.booths_at_target += at_target
-            result.volunteers += volunteers
-        rollup_column = "booth_id" if column == "id" else column
-        covered, blocks_ok = _panchayats_covered(rollup_column, "", unit.pk, targets)
-        result.panchayats_covered = covered.get(None, 0)
-        result.blocks_at_target = blocks_ok.get(None, 0)
-    else:
-        for _key, n_booths, at_target, volunteers, covered, blocks_ok in _grouped(
-            column, "", unit.pk, targets
-        ):
-            result.booths, result.booths_at_target, result.volunteers = n_booths, at_target, volunteers
-            result.panchayats_covered = covered
-            result.blocks_at_target = blocks_ok
-    if result.blocks is None:
-        result.blocks_at_target = None
-    elif result.blocks_at_target is None:
-        result.blocks_at_target = 0
-    if not children or not child_kind:
+    listed = children and bool(child_kind)
+    per_child, own = _tallies(column, child_column if listed else "", unit.pk, targets)
+    result.booths, result.booths_at_target, result.volunteers = own.booths, own.at_target, own.volunteers
+    result.panchayats_covered = len(own.panchayats)
+    result.blocks_at_target = own.blocks_at_target(targets) if result.blocks is not None else None
+    if not listed:
         return result
     child_model = _CHILD_MODEL[child_kind]
     if child_kind == "booth":
@@ -306,31 +282,31 @@ def coverage_of(
         units = list(child_model._default_manager.filter(**{column: unit.pk}))
     block_counts = _block_counts(child_kind, [u.pk for u in units])
     for child in units:
-        n_booths, at_target, volunteers, covered, blocks_ok = rows.get(child.pk, (0, 0, 0, 0, 0))
+        tally = per_child.get(child.pk, _Tally())
         result.children.append(
             Coverage(
                 kind=child_kind,
                 unit=child,
-                booths=n_booths,
-                booths_at_target=at_target,
-                volunteers=volunteers,
-                panchayats_covered=covered,
-                blocks=block_counts.get(child.pk) if block_counts is not None else None,
-                blocks_at_target=blocks_ok if block_counts is not None else None,
+                booths=tally.booths,
+                booths_at_target=tally.at_target,
+                volunteers=tally.volunteers,
+                panchayats_covered=len(tally.panchayats),
+                blocks=block_counts.get(child.pk, 0) if block_counts is not None else None,
+                blocks_at_target=tally.blocks_at_target(targets) if block_counts is not None else None,
             )
         )
-    if child_kind != "booth":
+    if child_kind not in ("booth", "ac"):  # booths and ACs keep their number order
         result.children.sort(key=lambda c: _unit_name(c.unit).casefold())
-    if None in rows:
-        n_booths, at_target, volunteers, covered, _b = rows[None]
+    if None in per_child:
+        tally = per_child[None]
         result.children.append(
             Coverage(
                 kind=child_kind,
                 unit=None,
-                booths=n_booths,
-                booths_at_target=at_target,
-                volunteers=volunteers,
-                panchayats_covered=covered,
+                booths=tally.booths,
+                booths_at_target=tally.at_target,
+                volunteers=tally.volunteers,
+                panchayats_covered=len(tally.panchayats),
             )
         )
     return result

@@ -558,13 +558,15 @@ class VolunteerImport(Importer):
             )
             ended = self._execute(
                 f"""
-                UPDATE {posts} SET ended_on = %s, updated_at = %s
+                UPDATE {posts}
+                SET ended_on = CASE WHEN started_on > %s THEN started_on ELSE %s END, updated_at = %s
                 WHERE level = %s AND (ended_on IS NULL OR ended_on > %s) AND EXISTS (
                     SELECT 1 FROM {people} pe JOIN {stage} s ON s.phone = pe.phone
                     WHERE pe.id = {posts}.person_id AND NOT s.fresh AND s.level = %s
                       AND s.role = {posts}.role AND s.booth_id <> {posts}.booth_id)
                 """,
-                [today, now, Level.BOOTH, today, Level.BOOTH],
+                # A post that had not started yet ends on its first day: it never was held.
+                [today, today, now, Level.BOOTH, today, Level.BOOTH],
             )
             counts.updated = self._execute(
                 f"""
@@ -630,8 +632,8 @@ class VolunteerImport(Importer):
                 """,
                 [channel, now, now, channel],
             )
-            # A consent only when the file's is newer than anything recorded on that contact point:
-            # a later withdrawal (or a live consent) wins, so a re-import never resurrects consent.
+            # A consent only when the file's is newer than anything recorded for the person: a withdrawal
+            # after it — on any channel — wins, so a re-import never resurrects or extends consent.
             added = self._execute(
                 f"""
                 INSERT INTO {consents} (contact_point_id, given_at, source, notice_version, notice_language,
@@ -640,7 +642,10 @@ class VolunteerImport(Importer):
                 FROM {stage} s JOIN {points} c ON c.channel = %s AND c.address = s.phone
                 WHERE NOT s.fresh AND NOT s.repeat AND s.{channel} AND NOT EXISTS (
                     SELECT 1 FROM {consents} k WHERE k.contact_point_id = c.id
-                      AND (k.withdrawn_at IS NULL OR k.withdrawn_at >= s.consent_at OR k.given_at >= s.consent_at))
+                      AND (k.withdrawn_at IS NULL OR k.given_at >= s.consent_at))
+                  AND NOT EXISTS (
+                    SELECT 1 FROM {consents} k JOIN {points} o ON o.id = k.contact_point_id
+                    WHERE o.person_id = c.person_id AND k.withdrawn_at >= s.consent_at)
                 """,
                 [notice, channel],
             )
@@ -700,6 +705,19 @@ class VolunteerImport(Importer):
         post_counts.unchanged = self._fetch(f"SELECT COUNT(*) FROM {stage}")[0][0] - post_counts.created
         if self.report.changed or ended:
             booths = [row[0] for row in self._fetch(f"SELECT DISTINCT booth_id FROM {stage}")]
+            if known:
+                # A known person's new live consent makes them count again at every booth they serve,
+                # not only at the one in this file.
+                booths += [
+                    row[0]
+                    for row in self._fetch(
+                        f"""
+                        SELECT DISTINCT p.booth_id FROM {posts} p JOIN {people} pe ON pe.id = p.person_id
+                        JOIN {stage} s ON s.phone = pe.phone
+                        WHERE NOT s.fresh AND p.booth_id IS NOT NULL
+                        """
+                    )
+                ]
             services.recount_booths([*booths, *(b for (b,) in old_booths)], day=self.today)
 
     @property

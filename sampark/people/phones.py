@@ -60,7 +60,17 @@ def normalise_mobile(raw: str) -> str:
 
 
 def mask(e164: str) -> str:
-    """What people without the right to see phone numbers (and every log line) get: ``+91••••••3210``."""
-    if len(e164) <= 5:
+    """What people without the right to see phone numbers (and every log line) get: ``+91••••••3210``.
+
+    The country code stays; of the national number at most the last four digits show, and never more
+    than all but two of them (short numbers stay mostly hidden).
+    """
+    if len(e164) <= 5:  # not a number at all: hide every character
         return "•" * len(e164)
-    return e164[:3] + "•" * (len(e164) - 7) + e164[-4:]
+    try:
+        number = phonenumbers.parse(e164, None)
+        prefix, national = f"+{number.country_code}", str(number.national_number)
+    except phonenumbers.NumberParseException:
+        prefix, national = "", e164.lstrip("+")
+    shown = max(0, min(4, len(national) - 2))
+    return prefix + "•" * (len(national) - shown) + (national[-shown:] if shown else "")

@@ -31,7 +31,7 @@ from .models import (
     Post,
     Source,
 )
-from .phones import normalise_mobile
+from .phones import InvalidPhone, normalise_mobile
 
 MIN_AGE = 18
 # Past this many booths a full set-based recount is cheaper than a long IN list.
@@ -91,7 +91,10 @@ def person_register(
     name = clean(name)
     if not name:
         raise PeopleError(_("a name is required"), field="name")
-    e164 = normalise_mobile(phone)
+    try:
+        e164 = normalise_mobile(phone)
+    except InvalidPhone as exc:
+        raise PeopleError(str(exc), field="phone") from exc
     check_age(birth_date=birth_date, age=age, today=today)
     channels = list(channels)
     if not channels:

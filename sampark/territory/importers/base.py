@@ -9,7 +9,9 @@ is an error, everything is rolled back and the command exits non-zero.
 from __future__ import annotations
 
 import csv
+import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -272,6 +274,24 @@ class Upserter(Generic[M]):
 
 
 # --- the run ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a bulk load, as it was afterwards.
+
+    A lakh-row import allocates millions of tuples and strings but makes no reference cycles worth
+    collecting before it ends; the collector's passes over them (and over everything Django has
+    loaded) measured about a tenth of the booth import. Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 Progress = Callable[[str, int | None], Callable[[int], None]]
 """``progress(description, total)`` returns an ``advance(n)`` callback (a rich progress bar in the CLI)."""

@@ -9,7 +9,7 @@ suffix for auxiliary stations (24,8xx rows in Bihar 2020) and, rarely, for two m
 get the next free letter (``178-1A``, ``178-1B``) with ``suffix_assigned`` set, so the code is
 unique, stable across re-imports of the same file, and the published number stays visible.
 
-Writing. 1 lakh rows go through ``core.bulk.BulkInserter`` (executemany on SQLite, COPY on PostgreSQL) rather than model instances: the
+Writing. 1 lakh rows go through ``core.bulk.BulkInserter`` (multi-row INSERTs on SQLite, COPY on PostgreSQL) rather than model instances: the
 benchmark (bench/import_booths.py) holds this import to 2x a bare csv parse + executemany.
 """
 
@@ -20,6 +20,7 @@ import string
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from django.utils import timezone
 from sampark.core.bulk import BulkInserter
 from sampark.territory.models import AssemblyConstituency, Booth, District
 
-from .base import Importer, Issue
+from .base import Importer, Issue, gc_paused
 from .ceo import RawStation, parse_ceo_file
 from .common import best_name_match, resolve_state
 
@@ -71,30 +72,50 @@ def assign_codes(ac_number: int, stations: list[RawStation]) -> list[tuple[str, 
     free letter.
     """
     used: set[str] = set()
-    result: list[tuple[str, str] | None] = [None] * len(stations)
-    pending: list[int] = []
+    result: list[tuple[str, str]] = [("", "")] * len(stations)
+    # Main stations first, then the rest, each in file order: two lists rather than a sort with a key
+    # function (a Python call per station).
+    pending_main: list[int] = []
+    pending_rest: list[int] = []
     for i, st in enumerate(stations):
-        if st.ps_suffix:
-            code = f"{ac_number}-{st.ps_number}{st.ps_suffix}"  # Booth.make_code, inlined: 1 lakh calls
+        suffix = st.ps_suffix
+        if suffix:
+            code = f"{ac_number}-{st.ps_number}{suffix}"  # Booth.make_code, inlined: 1 lakh calls
             if code not in used:
                 used.add(code)
-                result[i] = (code, st.ps_suffix)
+                result[i] = (code, suffix)
                 continue
-        pending.append(i)
-    pending.sort(key=lambda i: stations[i].kind != "M")  # stable: main stations first, then file order
-    for i in pending:
-        st = stations[i]
-        prefix = f"{ac_number}-{st.ps_number}"
-        if not st.ps_suffix and prefix not in used:
-            used.add(prefix)
-            result[i] = (prefix, "")
-            continue
-        for suffix in _letters():
-            if prefix + suffix not in used:
-                used.add(prefix + suffix)
-                result[i] = (prefix + suffix, suffix)
-                break
-    return [r for r in result if r is not None]
+        (pending_main if st.kind == "M" else pending_rest).append(i)
+    for pending in (pending_main, pending_rest):
+        for i in pending:
+            st = stations[i]
+            prefix = f"{ac_number}-{st.ps_number}"
+            if not st.ps_suffix and prefix not in used:
+                used.add(prefix)
+                result[i] = (prefix, "")
+                continue
+            for suffix in _letters():
+                if prefix + suffix not in used:
+                    used.add(prefix + suffix)
+                    result[i] = (prefix + suffix, suffix)
+                    break
+    return result
+
+
+_LATITUDE = 2 + FIELDS.index("latitude")  # in a stored row: (code, id, *FIELDS)
+
+
+def _rounded(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A stored SQLite row with its coordinates rounded to the column's 6 places, as Django's converter
+    would: SQLite's text-to-REAL conversion is not always correctly rounded (25.024146 comes back as
+    25.024146000000002). A float that already equals ours is unchanged by this, so it is needed only
+    for a row that compares unequal as fetched."""
+    lat = _LATITUDE
+    return (
+        *row[:lat],
+        *(None if v is None else round(float(v), 6) for v in row[lat : lat + 2]),
+        *row[lat + 2 :],
+    )
 
 
 class PollingStations(Importer):
@@ -108,7 +129,10 @@ class PollingStations(Importer):
         parser.add_argument("--state", help="the state (LGD code, ECI code or name); default: the only one")
 
     def run(self, paths: Iterable[Path]) -> None:
-        paths = list(paths)
+        with gc_paused():
+            self._run(list(paths))
+
+    def _run(self, paths: list[Path]) -> None:
         state = resolve_state(self.options.get("state"))
         bbox = tuple(Decimal(str(v)) for v in settings.SAMPARK_COORDINATE_BBOX)
         districts = list(District.objects.filter(state=state))
@@ -118,25 +142,30 @@ class PollingStations(Importer):
         ac_counts = self.report.count("assembly constituencies")
         existing = self._stored(state.pk)
         # SQLite hands stored coordinates back as floats (see _stored): compare ours the same way.
-        as_stored = float if connection.vendor == "sqlite" else (lambda d: d)
+        sqlite = connection.vendor == "sqlite"
         ac_file: dict[int, str] = {}
         seen_codes: set[str] = set()
         # Adapted once: the per-row datetime adapter was a tenth of the write time.
         now = connection.ops.adapt_datetimefield_value(timezone.now())
+        state_id = state.pk
         advance = self.progress("polling stations", len(paths))
         for path in paths:
             by_ac: dict[int, list[RawStation]] = defaultdict(list)
             file_district: District | None = None
-            for item in parse_ceo_file(path, bbox=bbox):  # type: ignore[arg-type]
-                if isinstance(item, Issue):
-                    self.report.add(item)
-                    continue
-                self.report.rows_read += 1
-                by_ac[item.ac_number].append(item)
-                if file_district is None:
-                    file_district = self._district(item, by_ceo, districts)
+            rows_read = 0  # added to the report once per file (also when a bad byte ends the file)
+            try:
+                for item in parse_ceo_file(path, bbox=bbox):  # type: ignore[arg-type]
+                    if isinstance(item, Issue):
+                        self.report.add(item)
+                        continue
+                    rows_read += 1
+                    by_ac[item.ac_number].append(item)
                     if file_district is None:
-                        break
+                        file_district = self._district(item, by_ceo, districts)
+                        if file_district is None:
+                            break
+            finally:
+                self.report.rows_read += rows_read
             if file_district is None:
                 if by_ac:
                     continue
@@ -144,6 +173,7 @@ class PollingStations(Importer):
                 continue
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
+            created = updated = unchanged = 0  # added to the report's counts once per file, not per row
             for ac_number, stations in by_ac.items():
                 ac = acs.get(ac_number)
                 if ac is None:
@@ -170,41 +200,100 @@ class PollingStations(Importer):
                     ac.save(update_fields=["district", "updated_at"])
                     ac_counts.updated += 1
                 district_id, ac_id = file_district.pk, ac.pk
-                for st, (code, suffix) in zip(stations, assign_codes(ac_number, stations), strict=True):
-                    seen_codes.add(code)
+                codes = assign_codes(ac_number, stations)
+                seen_codes.update(map(itemgetter(0), codes))
+                for st, (code, suffix) in zip(stations, codes, strict=True):
+                    # One unpacking instead of a dozen attribute reads per row (RawStation's order).
+                    (
+                        file,
+                        line,
+                        _,
+                        _,
+                        _,
+                        _,
+                        number,
+                        ps_suffix,
+                        _,
+                        kind,
+                        _,
+                        name,
+                        elector_from,
+                        elector_to,
+                        latitude,
+                        longitude,
+                        quality,
+                        coordinate_raw,
+                        electricity,
+                        toilet,
+                        ramp,
+                    ) = st
+                    current = existing.get(code)
+                    if current is None:
+                        # (state_id, code, *FIELDS), built once: the common case of a first import.
+                        inserts.append(
+                            (
+                                state_id,
+                                code,
+                                district_id,
+                                ac_id,
+                                number,
+                                suffix,
+                                suffix != ps_suffix,
+                                kind,
+                                name[:300],
+                                latitude,
+                                longitude,
+                                quality,
+                                coordinate_raw[:80],
+                                electricity,
+                                toilet,
+                                ramp,
+                                elector_from,
+                                elector_to,
+                                f"{file}:{line}",
+                            )
+                        )
+                        created += 1
+                        continue
                     values = (
                         district_id,
                         ac_id,
-                        st.ps_number,
+                        number,
                         suffix,
-                        suffix != st.ps_suffix,
-                        st.kind,
-                        st.name[:300],
-                        st.latitude,
-                        st.longitude,
-                        st.coordinate_quality,
-                        st.coordinate_raw[:80],
-                        st.electricity,
-                        st.toilet,
-                        st.ramp,
-                        st.elector_from,
-                        st.elector_to,
-                        f"{st.file}:{st.line}",
+                        suffix != ps_suffix,
+                        kind,
+                        name[:300],
+                        latitude,
+                        longitude,
+                        quality,
+                        coordinate_raw[:80],
+                        electricity,
+                        toilet,
+                        ramp,
+                        elector_from,
+                        elector_to,
+                        f"{file}:{line}",
                     )
-                    current = existing.get(code)
-                    if current is None:
-                        inserts.append((state.pk, code, *values))
-                        counts.created += 1
-                    elif current[1:] != (
-                        *values[:7],
-                        None if st.latitude is None else as_stored(st.latitude),
-                        None if st.longitude is None else as_stored(st.longitude),
-                        *values[9:],
-                    ):
-                        updates.append((*values, now, current[0]))
-                        counts.updated += 1
+                    if sqlite:
+                        as_stored = (
+                            *values[:7],
+                            None if latitude is None else float(latitude),
+                            None if longitude is None else float(longitude),
+                            *values[9:],
+                        )
+                        # Stored rows keep SQLite's raw floats; only a row that differs is looked at
+                        # again with its coordinates rounded (see _stored), which is rare.
+                        same = current[2:] == as_stored or _rounded(current)[2:] == as_stored
                     else:
-                        counts.unchanged += 1
+                        same = current[2:] == values
+                    if same:
+                        unchanged += 1
+                    else:
+                        updates.append((*values, now, current[1]))
+                        updated += 1
+            counts.created += created
+            counts.updated += updated
+            counts.unchanged += unchanged
             self._write(inserts, updates, now)
             advance(1)
         self._report_missing(existing, seen_codes, set(ac_file), acs)
@@ -240,11 +329,11 @@ class PollingStations(Importer):
 
     @staticmethod
     def _stored(state_id: int) -> dict[str, tuple[Any, ...]]:
-        """``code → (id, *FIELDS)`` as stored, read with a plain cursor.
+        """``code → (code, id, *FIELDS)`` as stored, read with a plain cursor.
 
         Django's per-value converters (Decimal, bool) took 1.7 s for 1 lakh rows; raw values compare
         just as well: booleans come back as 0/1 (equal to False/True), coordinates as floats on SQLite
-        (rounded to 6 places here) and Decimals on PostgreSQL.
+        (rounded only when a row seems to differ: see :func:`_rounded`) and Decimals on PostgreSQL.
         """
         meta = Booth._meta
         qn = connection.ops.quote_name
@@ -254,19 +343,7 @@ class PollingStations(Importer):
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {state_column} = %s", [state_id])
             rows = cursor.fetchall()
-        if connection.vendor != "sqlite":
-            return {row[0]: tuple(row[1:]) for row in rows}
-        # SQLite's text-to-REAL conversion is not always correctly rounded (25.024146 comes back as
-        # 25.024146000000002): round to the column's 6 places, as Django's converter would.
-        lat = 2 + FIELDS.index("latitude")  # row is (code, id, *FIELDS)
-        return {
-            row[0]: (
-                *row[1:lat],
-                *(None if v is None else round(float(v), 6) for v in row[lat : lat + 2]),
-                *row[lat + 2 :],
-            )
-            for row in rows
-        }
+        return dict(zip(map(itemgetter(0), rows), rows, strict=True))
 
     @staticmethod
     def _write(inserts: list[tuple[Any, ...]], updates: list[tuple[Any, ...]], now: Any) -> None:
@@ -291,7 +368,7 @@ class PollingStations(Importer):
         acs: dict[int, AssemblyConstituency],
     ) -> None:
         ac_ids = {acs[n].pk for n in ac_numbers}
-        missing = [code for code, row in existing.items() if row[2] in ac_ids and code not in seen]
+        missing = [code for code, row in existing.items() if row[3] in ac_ids and code not in seen]
         if missing:
             # Booths are never deleted by an import: volunteers and history point at them.
             self.report.warning(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -68,10 +68,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         result = coverage_of(target, by=by)
         if format == "json":
-            json.dump(result.as_dict(), sys.stdout, ensure_ascii=False, indent=2)
-            sys.stdout.write("\n")
+            self.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         elif format == "csv":
-            writer = csv.writer(sys.stdout)
+            writer = csv.writer(self.stdout, lineterminator="\n")
             writer.writerow(FIELDS)
             for row in [result, *result.children]:
                 data = row.as_dict(with_children=False)
@@ -114,4 +113,6 @@ class Command(BaseCommand):
             table.add_row(*cells(child))
         table.add_section()
         table.add_row(*cells(result), style="bold")
-        Console().print(table)
+        rendered = io.StringIO()  # rich writes partial lines; OutputWrapper would end each with a newline
+        Console(file=rendered, width=140).print(table)
+        self.stdout.write(rendered.getvalue(), ending="")
