@@ -222,14 +222,18 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
         if self.scope_is_post:
             condition = scope.q("", "booth_id")
         else:
-            # An EXISTS, not a join: a join through posts would repeat a person once per post. Only
-            # active posts place a person: one who left a block's team is no longer that block's to see.
-            posts = Post.objects.active(today).filter(
-                scope.q("", "booth_id"), person_id=OuterRef(self.scope_person_path)
-            )
-            condition = Exists(posts)  # type: ignore[assignment]
+            # ``IN (subquery)`` on each side of the OR, not a join or a correlated EXISTS: each side is
+            # answered from an index (booths by ancestor, posts by unit), so a district coordinator's
+            # list of ten lakh people reads only the district's rows. Only active posts place a person:
+            # one who left a block's team is no longer that block's to see.
+            from sampark.territory.models import Booth
+
+            placed_by_post = Post.objects.active(today).filter(scope.q("", "booth_id")).values("person_id")
+            path = self.scope_person_path
+            condition = Q(**{f"{path}__in": placed_by_post})
             if self.scope_booth_prefix is not None:
-                condition = scope.q(self.scope_booth_prefix, "id") | condition
+                booths = Booth.objects.filter(scope.booths_q()).values("id")
+                condition = Q(**{f"{self.scope_booth_prefix}id__in": booths}) | condition
         if action == Action.CHANGE:
             # Never change someone holding an active post of equal or higher rank.
             peers = [role for role, rank in ROLE_RANK.items() if rank >= scope.rank]
