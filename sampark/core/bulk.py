@@ -101,7 +101,7 @@ class BulkInserter:
     def _insert_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         """Multi-row INSERTs straight on the driver's connection: the statement is already in ``?``
         style, and Django's cursor would rewrite ``%s`` with a regex over the whole statement on every
-        call (several hundred kB per chunk). Database errors still come out as Django's.
+        call (~36 kB per statement of booths). Database errors still come out as Django's.
 
         Full statements of :attr:`per_statement` rows, then the remainder through ``executemany`` of
         the one-row statement: a multi-row statement for every remainder size measured +12 MB peak
