@@ -267,7 +267,9 @@ def coverage_of(
     result = Coverage(kind=kind, unit=unit, child_kind=child_kind if children else "")
     result.blocks = _blocks_under(unit)
     listed = children and bool(child_kind)
-    per_child, own = _tallies(column, child_column if listed else "", unit.pk, targets)
+    # Grouped by the child column even when children are not listed: the rollup's covering indexes
+    # are ordered that way, so the grouped pass is the cheaper one.
+    per_child, own = _tallies(column, child_column, unit.pk, targets)
     result.booths, result.booths_at_target, result.volunteers = own.booths, own.at_target, own.volunteers
     result.panchayats_covered = len(own.panchayats)
     result.blocks_at_target = own.blocks_at_target(targets) if result.blocks is not None else None
