@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sampark.core.text import clean, search_key
-from sampark.territory.importers.base import BadFile, Importer, Issue, csv_rows
+from sampark.territory.importers.base import BadFile, Importer, Issue, csv_rows, gc_paused
 from sampark.territory.models import Booth, State
 
 from . import services
@@ -114,12 +114,6 @@ STAGE_COLUMNS = (
     ("booth_id", "bigint"),
     ("role", "text"),
     ("level", "text"),
-    ("state_id", "bigint"),
-    ("district_id", "bigint"),
-    ("ac_id", "bigint"),
-    ("block_id", "bigint"),
-    ("panchayat_id", "bigint"),
-    ("post_booth_id", "bigint"),
     ("age", "integer"),
     ("birth_date", "date"),
     ("gender", "text"),
@@ -128,13 +122,22 @@ STAGE_COLUMNS = (
     ("consent_at", "timestamptz"),
     ("sms", "boolean"),
     ("whatsapp", "boolean"),
-    # Set after staging: a later row of the same phone (person fields come from the first), and a later
-    # row of the same phone and post.
-    ("repeat", "boolean"),
-    ("role_repeat", "boolean"),
     # The phone was not registered before this run (set while staging).
     ("fresh", "boolean"),
 )
+# Set after staging: a later row of the same phone (person fields come from the first), and a later
+# row of the same phone and post.
+STAGE_FLAGS = ("repeat", "role_repeat")
+
+# A post's unit columns from its booth (``b``) and level: the booth's ancestors down to the post's level.
+POST_UNIT_SQL = {
+    "state_id": "b.state_id",
+    "district_id": "CASE WHEN s.level <> 'state' THEN b.district_id END",
+    "ac_id": "CASE WHEN s.level IN ('ac', 'booth') THEN b.ac_id END",
+    "block_id": "CASE WHEN s.level IN ('block', 'panchayat', 'booth') THEN b.block_id END",
+    "panchayat_id": "CASE WHEN s.level IN ('panchayat', 'booth') THEN b.panchayat_id END",
+    "booth_id": "CASE WHEN s.level = 'booth' THEN b.id END",
+}
 
 
 MIN_AGE, MAX_AGE = services.MIN_AGE, 120
@@ -169,7 +172,8 @@ class VolunteerImport(Importer):
         self.now = timezone.now()
         self.latest = self.now + datetime.timedelta(minutes=5)  # clocks differ; later is the future
         self.error_count = 0
-        self.placements: dict[tuple[int, str], tuple[Any, ...] | None] = {}
+        self.placements: dict[tuple[int, str], bool] = {}
+        self.consent_times: dict[str, tuple[Any, str]] = {}
         self.zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
         self.state = self._state()
         self.booths = {
@@ -191,14 +195,14 @@ class VolunteerImport(Importer):
                 previous_cache = cursor.fetchone()[0]
                 cursor.execute(f"PRAGMA cache_size = -{IMPORT_CACHE_KB}")
         try:
-            for path in paths:
-                self._stage_file(path)
-            # Cross-row checks run even after row errors, so one run reports everything it can.
-            self._check_duplicates()
-            self._check_foreign_contact_points()
-            if self.report.errors:
-                return
-            self._reconcile()
+            with gc_paused():
+                for path in paths:
+                    self._stage_file(path)
+                # Cross-row checks run even after row errors, so one run reports everything it can.
+                self._check_duplicates()
+                self._check_foreign_contact_points()
+                if not self.report.errors:
+                    self._reconcile()
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.stage}")
@@ -225,7 +229,10 @@ class VolunteerImport(Importer):
 
     def _create_stage(self) -> None:
         types = {"timestamptz": "timestamp with time zone"} if self.postgres else {}
-        columns = ", ".join(f"{name} {types.get(kind, kind)}" for name, kind in STAGE_COLUMNS)
+        columns = ", ".join(
+            [f"{name} {types.get(kind, kind)}" for name, kind in STAGE_COLUMNS]
+            + [f"{flag} boolean NOT NULL DEFAULT FALSE" for flag in STAGE_FLAGS]
+        )
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE TABLE {self.stage} ({columns})")
 
@@ -373,8 +380,7 @@ class VolunteerImport(Importer):
             return problems
         assert booth is not None and role is not None and consent_at is not None
         level = ROLE_LEVEL[role]
-        placed = self._placement(booth, level)
-        if placed is None:
+        if not self._placeable(booth, level):
             return [
                 (
                     "post",
@@ -390,52 +396,56 @@ class VolunteerImport(Importer):
             booth[5],
             role,
             level,
-            *placed,
             age if birth_date is None else None,
             birth_date if birth_date is None or self.postgres else birth_date.isoformat(),
             gender,
             language,
             source,
-            # As Django stores it: aware on PostgreSQL, naive UTC text on SQLite (adapt_datetimefield_value
-            # does the same, ten times slower through its timezone lookups).
-            consent_at if self.postgres else consent_at.astimezone(UTC).replace(tzinfo=None).isoformat(" "),
+            consent_at,
             sms,
             whatsapp,
-            False,  # repeat
-            False,  # role_repeat
         )
 
-    def _placement(self, booth: tuple[Any, ...], level: str) -> tuple[Any, ...] | None:
-        """The post's unit columns (state … booth) for a post at ``level`` over ``booth``; ``None`` when the
-        booth is not linked to a unit of that level. Cached: a few thousand distinct answers."""
+    def _placeable(self, booth: tuple[Any, ...], level: str) -> bool:
+        """Whether ``booth`` is linked to a unit of ``level`` (a block coordinator's booth must be in a
+        block). Cached: a few thousand distinct answers."""
         key = (booth[5], level)
-        placed = self.placements.get(key, False)
-        if placed is False:
-            keep = _LEVEL_DEPTH[Level(level)]
-            unit = dict(zip(_LEVEL_COLUMNS, booth, strict=True))
-            placed = (
-                None
-                if unit[keep[-1]] is None
-                else tuple(unit[c] if c in keep else None for c in _LEVEL_COLUMNS)
-            )
-            self.placements[key] = placed
-        return placed  # type: ignore[return-value]
+        known = self.placements.get(key)
+        if known is None:
+            deepest = _LEVEL_DEPTH[Level(level)][-1]
+            known = self.placements[key] = booth[_LEVEL_COLUMNS.index(deepest)] is not None
+        return known
 
-    def _consent_at(self, text: str, problems: list[tuple[str, str]]) -> datetime.datetime | None:
-        text = text.strip()
+    def _consent_at(self, text: str, problems: list[tuple[str, str]]) -> Any:
+        """The consent time as the stage stores it (aware on PostgreSQL, naive UTC text on SQLite — what
+        ``adapt_datetimefield_value`` gives, ten times faster), or ``None`` after noting the problem.
+
+        Cached by text: forms are imported in batches, so the same dates and times repeat.
+        """
+        found = self.consent_times.get(text)
+        if found is None:
+            found = self._parse_consent_at(text.strip())
+            if len(self.consent_times) < 100_000:
+                self.consent_times[text] = found
+        value, problem = found
+        if problem:
+            problems.append(("consent_at", problem))
+        return value
+
+    def _parse_consent_at(self, text: str) -> tuple[Any, str]:
         if not text:
-            problems.append(("consent_at", _("missing consent date: nobody is registered without consent")))
-            return None
+            return None, _("missing consent date: nobody is registered without consent")
         try:
             value = datetime.datetime.fromisoformat(text)
         except ValueError:
-            problems.append(("consent_at", _("not a date or date-time (YYYY-MM-DD or YYYY-MM-DD HH:MM)")))
-            return None
+            return None, _("not a date or date-time (YYYY-MM-DD or YYYY-MM-DD HH:MM)")
         if value.tzinfo is None:
             value = value.replace(tzinfo=self.zone)
         if value > self.latest:
-            problems.append(("consent_at", _("in the future")))
-        return value
+            return None, _("in the future")
+        if self.postgres:
+            return value, ""
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" "), ""
 
     def _stage(self, batch: list[tuple[Any, ...]]) -> None:
         """Write checked rows to the stage, each marked *fresh* when its phone is not registered yet.
@@ -453,14 +463,14 @@ class VolunteerImport(Importer):
             )
             known = {phone for (phone,) in cursor.fetchall()}
             rows = [(*row, row[1] not in known) for row in batch]
+            columns = ", ".join(name for name, _kind in STAGE_COLUMNS)
             if self.postgres:
-                columns = ", ".join(name for name, _kind in STAGE_COLUMNS)
                 with cursor.cursor.copy(f"COPY {self.stage} ({columns}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             else:
                 marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
-                cursor.executemany(f"INSERT INTO {self.stage} VALUES ({marks})", rows)
+                cursor.executemany(f"INSERT INTO {self.stage} ({columns}) VALUES ({marks})", rows)
 
     # --- checks across rows ---------------------------------------------------------------------------
 
@@ -682,18 +692,18 @@ class VolunteerImport(Importer):
 
         post_counts = self.report.count(_("posts"))
         post_counts.updated = ended
+        booth_table = connection.ops.quote_name(Booth._meta.db_table)
+        unit_sql = ", ".join(POST_UNIT_SQL[column] for column in _LEVEL_COLUMNS)
         insert_posts = f"""
             INSERT INTO {posts} (person_id, role, level, state_id, district_id, ac_id, block_id, panchayat_id,
                                  booth_id, started_on, ended_on, referred_by_id, created_at, updated_at)
-            SELECT pe.id, s.role, s.level, s.state_id, s.district_id, s.ac_id, s.block_id, s.panchayat_id,
-                   s.post_booth_id, %s, NULL, NULL, %s, %s
-            FROM {stage} s JOIN {people} pe ON pe.phone = s.phone
+            SELECT pe.id, s.role, s.level, {unit_sql}, %s, NULL, NULL, %s, %s
+            FROM {stage} s JOIN {people} pe ON pe.phone = s.phone JOIN {booth_table} b ON b.id = s.booth_id
             WHERE NOT s.role_repeat"""
         post_counts.created = self._execute(f"{insert_posts} AND s.fresh", [today, now, now])
         if known:
             same_unit = " AND ".join(
-                self._same(f"p.{column}", "s.post_booth_id" if column == "booth_id" else f"s.{column}")
-                for column in _LEVEL_COLUMNS
+                self._same(f"p.{column}", POST_UNIT_SQL[column]) for column in _LEVEL_COLUMNS
             )
             post_counts.created += self._execute(
                 f"""{insert_posts} AND NOT s.fresh AND NOT EXISTS (
@@ -704,11 +714,11 @@ class VolunteerImport(Importer):
             )
         post_counts.unchanged = self._fetch(f"SELECT COUNT(*) FROM {stage}")[0][0] - post_counts.created
         if self.report.changed or ended:
-            booths = [row[0] for row in self._fetch(f"SELECT DISTINCT booth_id FROM {stage}")]
+            touched = [row[0] for row in self._fetch(f"SELECT DISTINCT booth_id FROM {stage}")]
             if known:
                 # A known person's new live consent makes them count again at every booth they serve,
                 # not only at the one in this file.
-                booths += [
+                touched += [
                     row[0]
                     for row in self._fetch(
                         f"""
@@ -718,7 +728,7 @@ class VolunteerImport(Importer):
                         """
                     )
                 ]
-            services.recount_booths([*booths, *(b for (b,) in old_booths)], day=self.today)
+            services.recount_booths([*touched, *(b for (b,) in old_booths)], day=self.today)
 
     @property
     def _date(self) -> str:

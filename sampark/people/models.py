@@ -294,7 +294,6 @@ class Post(TimeStamped):
         verbose_name_plural = _("posts")
         indexes = [
             models.Index(fields=["booth", "role"], name="post_booth_role"),
-            models.Index(fields=["state", "level"], name="post_state_level"),
         ]
         constraints = [
             models.CheckConstraint(
