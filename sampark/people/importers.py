@@ -16,6 +16,7 @@ is newer than everything recorded for that contact point (a withdrawal after it 
 from __future__ import annotations
 
 import datetime
+import multiprocessing
 import os
 import secrets
 import zoneinfo
@@ -41,6 +42,7 @@ REQUIRED = ("name", "phone", "booth", "post", "age", "consent_source", "consent_
 OPTIONAL = ("birth_date", "gender", "channels")
 MAX_ERRORS = 1000  # past this, the file is the wrong file: stop reading
 STAGE_CHUNK = 5000
+RECONCILE_EVERY = 100_000  # rows per reconciled chunk
 IMPORT_CACHE_KB = 256 * 1024
 
 POST_ALIASES: dict[str, str] = {
@@ -154,8 +156,14 @@ def _alias(table: Mapping[str, str], text: str) -> str | None:
     return found
 
 
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+
+
 class VolunteerImport(Importer):
     kind = "volunteers"
+    # Files at least this big are checked in a second process (see _checked_in_child).
+    parallel_min_bytes = 4_000_000
     help = (
         "Volunteers and coordinators from CSV (name, phone, booth, post, age, consent_source, consent_at, "
         "language; optional birth_date, gender, channels), idempotent by phone."
@@ -186,6 +194,11 @@ class VolunteerImport(Importer):
         # A real table, not TEMPORARY: SQLite keeps temporary tables in memory here (temp_store=MEMORY),
         # and ten lakh staged rows must not live in RAM. Unique per run; dropped at the end.
         self.stage = f"sampark_volunteer_stage_{os.getpid()}_{secrets.token_hex(4)}"
+        # Rows are reconciled a chunk at a time (so a second process can check the next rows meanwhile,
+        # see _stage_file); every staged row also lands in ``stage_all`` for the whole-file checks.
+        self.stage_all = f"{self.stage}_all"
+        self.chunk_rows = 0
+        self.touched: set[int] = set()
         self._create_stage()
         if not self.postgres:
             # One transaction writes millions of rows: a page cache big enough for the people tables'
@@ -198,14 +211,15 @@ class VolunteerImport(Importer):
             with gc_paused():
                 for path in paths:
                     self._stage_file(path)
-                # Cross-row checks run even after row errors, so one run reports everything it can.
-                self._check_duplicates()
-                self._check_foreign_contact_points()
+                self._flush_chunk()
+                # The whole-file check runs even after row errors, so one run reports everything it can.
+                self._check_conflicts()
                 if not self.report.errors:
-                    self._reconcile()
+                    self._finish()
         finally:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP TABLE IF EXISTS {self.stage}")
+                cursor.execute(f"DROP TABLE IF EXISTS {self.stage_all}")
                 if not self.postgres:
                     cursor.execute(f"PRAGMA cache_size = {int(previous_cache)}")
 
@@ -235,6 +249,8 @@ class VolunteerImport(Importer):
         )
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE TABLE {self.stage} ({columns})")
+            cursor.execute(f"CREATE INDEX {self.stage}_phone ON {self.stage} (phone, line)")
+            cursor.execute(f"CREATE TABLE {self.stage_all} ({columns})")
 
     def _stage_file(self, path: Path) -> None:
         rows = csv_rows(path)
@@ -255,35 +271,109 @@ class VolunteerImport(Importer):
             )
         positions = tuple(names.index(name) if name in names else -1 for name in (*REQUIRED, *OPTIONAL))
         advance = self.progress(_("Checking %(file)s") % {"file": path.name}, None)
-        batch: list[tuple[Any, ...]] = []
-        width = len(names)
+        if _can_fork() and path.stat().st_size >= self.parallel_min_bytes:
+            rows.close()  # the child reads the file itself
+            batches = self._checked_in_child(path, header_line, positions, len(names))
+        else:
+            batches = self._checked(rows, positions, len(names))
         report = self.report
+        try:
+            for batch, problems, read in batches:
+                report.rows_read += read
+                for line, field_name, reason in problems:
+                    report.error(path.name, line, field_name, reason)
+                self.error_count += len(problems)
+                if self.error_count >= MAX_ERRORS:
+                    line = problems[-1][0]
+                    report.error(
+                        path.name, line, "", _("%(n)s errors: stopped reading here") % {"n": self.error_count}
+                    )
+                    return
+                self._stage(batch)
+                advance(len(batch))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    def _checked(
+        self, rows: Iterator[tuple[int, list[str]]], positions: tuple[int, ...], width: int
+    ) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int]]:
+        """``(good rows, problems as (line, field, reason), rows read)`` a chunk at a time. Pure: no
+        database, so it can run in a child process (:meth:`_checked_in_child`)."""
+        batch: list[tuple[Any, ...]] = []
+        problems: list[tuple[int, str, str]] = []
+        read = 0
         for line, cells in rows:
             if not any(cells):  # a blank line, or only commas
                 continue
-            report.rows_read += 1
+            read += 1
             if len(cells) != width:
-                problems = [("", _("expected %(n)s columns, found %(m)s") % {"n": width, "m": len(cells)})]
+                problems.append(
+                    (line, "", _("expected %(n)s columns, found %(m)s") % {"n": width, "m": len(cells)})
+                )
             else:
                 row = self._row(line, cells, positions)
                 if type(row) is tuple:
                     batch.append(row)
-                    if len(batch) >= STAGE_CHUNK:
-                        self._stage(batch)
-                        advance(len(batch))
-                        batch = []
-                    continue
-                problems = row  # type: ignore[assignment]
-            for field_name, reason in problems:
-                report.error(path.name, line, field_name, reason)
-            self.error_count += len(problems)
-            if self.error_count >= MAX_ERRORS:
-                report.error(
-                    path.name, line, "", _("%(n)s errors: stopped reading here") % {"n": self.error_count}
-                )
-                return
-        self._stage(batch)
-        advance(len(batch))
+                else:
+                    problems.extend((line, field_name, reason) for field_name, reason in row)  # type: ignore[union-attr]
+            if len(batch) >= STAGE_CHUNK or problems:
+                yield batch, problems, read
+                batch, problems, read = [], [], 0
+        yield batch, problems, read
+
+    def _checked_in_child(
+        self, path: Path, header_line: int, positions: tuple[int, ...], width: int
+    ) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int]]:
+        """:meth:`_checked` run in a forked child while this process writes and reconciles: on two
+        cores the Python checks of the next rows overlap the SQL of the previous chunk.
+
+        The child inherits everything it needs (booths, settings, the active language) and never touches
+        the database; it leaves with ``os._exit`` so it cannot close the parent's connection. A file the
+        child cannot read is reported as the same :class:`BadFile` the serial path raises.
+        """
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(
+            target=self._child, args=(path, header_line, positions, width, sender), daemon=True
+        )
+        child.start()
+        sender.close()
+        try:
+            while True:
+                kind, payload = receiver.recv()
+                if kind == "batch":
+                    yield payload
+                elif kind == "bad":
+                    raise BadFile(payload)
+                elif kind == "crash":
+                    raise RuntimeError(f"checking {path.name} failed in the child process: {payload}")
+                else:
+                    return
+        finally:
+            receiver.close()
+            if child.is_alive():
+                child.kill()
+            child.join()
+
+    def _child(
+        self, path: Path, header_line: int, positions: tuple[int, ...], width: int, sender: Any
+    ) -> None:
+        code = 0
+        try:
+            rows = (item for item in csv_rows(path) if item[0] > header_line)
+            for item in self._checked(rows, positions, width):
+                sender.send(("batch", item))
+            sender.send(("done", None))
+        except BadFile as exc:
+            sender.send(("bad", exc.issue))
+        except BaseException as exc:  # reported to the parent, which raises it there
+            sender.send(("crash", repr(exc)))
+            code = 1
+        finally:
+            sender.close()
+            os._exit(code)  # no atexit, no finalisers: the parent's database connection stays untouched
 
     def _row(
         self, line: int, cells: list[str], positions: tuple[int, ...]
@@ -471,6 +561,23 @@ class VolunteerImport(Importer):
             else:
                 marks = ", ".join(["%s"] * len(STAGE_COLUMNS))
                 cursor.executemany(f"INSERT INTO {self.stage} ({columns}) VALUES ({marks})", rows)
+        self.chunk_rows += len(rows)
+        if self.chunk_rows >= RECONCILE_EVERY:
+            self._flush_chunk()
+
+    def _flush_chunk(self) -> None:
+        """Reconcile the staged chunk (unless errors already doom the run), then keep its rows in
+        ``stage_all`` and empty the chunk. The next rows' *fresh* flags then see this chunk's people."""
+        if not self.chunk_rows:
+            return
+        if not self.report.errors:
+            self._mark_repeats()
+            self._check_foreign_contact_points()
+            if not self.report.errors:
+                self._reconcile()
+        self._execute(f"INSERT INTO {self.stage_all} SELECT * FROM {self.stage}")
+        self._execute(f"DELETE FROM {self.stage}")
+        self.chunk_rows = 0
 
     # --- checks across rows ---------------------------------------------------------------------------
 
@@ -484,10 +591,9 @@ class VolunteerImport(Importer):
             cursor.execute(sql, list(params))
             return cursor.rowcount
 
-    def _check_duplicates(self) -> None:
-        """The same phone twice with a different person (name, booth, age, …) is an error naming both lines;
-        the same person twice with different posts is two posts. Marks the repeats for reconciling."""
-        self._execute(f"CREATE INDEX {self.stage}_phone ON {self.stage} (phone, line)")
+    def _mark_repeats(self) -> None:
+        """Within the chunk, mark later rows of the same phone (the person comes from the first) and of
+        the same phone and post (the same person twice with different posts is two posts)."""
         if not self._fetch(f"SELECT phone FROM {self.stage} GROUP BY phone HAVING COUNT(*) > 1 LIMIT 1"):
             return  # the usual case: one row per phone, nothing to mark
         self._execute(
@@ -498,10 +604,17 @@ class VolunteerImport(Importer):
             f"""UPDATE {self.stage} SET role_repeat = TRUE WHERE EXISTS (SELECT 1 FROM {self.stage} f
                 WHERE f.phone = {self.stage}.phone AND f.role = {self.stage}.role AND f.line < {self.stage}.line)"""
         )
+
+    def _check_conflicts(self) -> None:
+        """The same phone twice in the file with a different person (name, booth, age, …) is an error
+        naming both lines. Across the whole file, so a repeat in a later chunk is caught too (its chunk
+        may already be written: the error rolls the run back)."""
+        all_rows = self.stage_all
+        self._execute(f"CREATE INDEX {all_rows}_phone ON {all_rows} (phone, line)")
         file = ", ".join(Path(p).name for p in self.report.files)
         conflicts = self._fetch(
             f"""
-            SELECT a.line, MIN(b.line) FROM {self.stage} a JOIN {self.stage} b ON b.phone = a.phone AND b.line < a.line
+            SELECT a.line, MIN(b.line) FROM {all_rows} a JOIN {all_rows} b ON b.phone = a.phone AND b.line < a.line
             WHERE a.name <> b.name OR a.booth_id <> b.booth_id OR a.language <> b.language
                OR a.gender <> b.gender OR {self._differs("a.age", "b.age")} OR {self._differs("a.birth_date", "b.birth_date")}
             GROUP BY a.line ORDER BY a.line LIMIT {MAX_ERRORS}
@@ -578,7 +691,7 @@ class VolunteerImport(Importer):
                 # A post that had not started yet ends on its first day: it never was held.
                 [today, today, now, Level.BOOTH, today, Level.BOOTH],
             )
-            counts.updated = self._execute(
+            counts.updated += self._execute(
                 f"""
                 UPDATE {people} SET name = s.name, name_key = s.name_key, home_booth_id = s.booth_id,
                     language = s.language, gender = s.gender, birth_date = s.birth_date,
@@ -592,7 +705,7 @@ class VolunteerImport(Importer):
                 """,
                 [today, now],
             )
-        counts.created = self._execute(
+        counts.created += self._execute(
             f"""
             INSERT INTO {people} (name, name_key, phone, birth_date, age, age_on, gender, language,
                                   home_booth_id, source, created_at, updated_at)
@@ -603,8 +716,6 @@ class VolunteerImport(Importer):
             """,
             [today, now, now],
         )
-        distinct = self._fetch(f"SELECT COUNT(DISTINCT phone) FROM {stage}")[0][0]
-        counts.unchanged = distinct - counts.created - counts.updated
 
         point_counts = self.report.count(_("contact points"))
         consent_counts = self.report.count(_("consents"))
@@ -691,7 +802,7 @@ class VolunteerImport(Importer):
                 )
 
         post_counts = self.report.count(_("posts"))
-        post_counts.updated = ended
+        post_counts.updated += ended
         booth_table = connection.ops.quote_name(Booth._meta.db_table)
         unit_sql = ", ".join(POST_UNIT_SQL[column] for column in _LEVEL_COLUMNS)
         insert_posts = f"""
@@ -700,7 +811,7 @@ class VolunteerImport(Importer):
             SELECT pe.id, s.role, s.level, {unit_sql}, %s, NULL, NULL, %s, %s
             FROM {stage} s JOIN {people} pe ON pe.phone = s.phone JOIN {booth_table} b ON b.id = s.booth_id
             WHERE NOT s.role_repeat"""
-        post_counts.created = self._execute(f"{insert_posts} AND s.fresh", [today, now, now])
+        post_counts.created += self._execute(f"{insert_posts} AND s.fresh", [today, now, now])
         if known:
             same_unit = " AND ".join(
                 self._same(f"p.{column}", POST_UNIT_SQL[column]) for column in _LEVEL_COLUMNS
@@ -712,23 +823,31 @@ class VolunteerImport(Importer):
                 """,
                 [today, now, now, today],
             )
-        post_counts.unchanged = self._fetch(f"SELECT COUNT(*) FROM {stage}")[0][0] - post_counts.created
-        if self.report.changed or ended:
-            touched = [row[0] for row in self._fetch(f"SELECT DISTINCT booth_id FROM {stage}")]
-            if known:
-                # A known person's new live consent makes them count again at every booth they serve,
-                # not only at the one in this file.
-                touched += [
-                    row[0]
-                    for row in self._fetch(
-                        f"""
-                        SELECT DISTINCT p.booth_id FROM {posts} p JOIN {people} pe ON pe.id = p.person_id
-                        JOIN {stage} s ON s.phone = pe.phone
-                        WHERE NOT s.fresh AND p.booth_id IS NOT NULL
-                        """
-                    )
-                ]
-            services.recount_booths([*touched, *(b for (b,) in old_booths)], day=self.today)
+        # Booths whose counts may change: the chunk's, the booths people moved away from, and — for
+        # known people, whose new live consent makes them count again — every booth they serve.
+        self.touched.update(row[0] for row in self._fetch(f"SELECT DISTINCT booth_id FROM {stage}"))
+        self.touched.update(booth_id for (booth_id,) in old_booths)
+        if known:
+            self.touched.update(
+                row[0]
+                for row in self._fetch(
+                    f"""
+                    SELECT DISTINCT p.booth_id FROM {posts} p JOIN {people} pe ON pe.id = p.person_id
+                    JOIN {stage} s ON s.phone = pe.phone
+                    WHERE NOT s.fresh AND p.booth_id IS NOT NULL
+                    """
+                )
+            )
+
+    def _finish(self) -> None:
+        """Counts of what stayed unchanged, and the coverage rollup of every touched booth."""
+        people = self.report.count(_("people"))
+        distinct = self._fetch(f"SELECT COUNT(DISTINCT phone) FROM {self.stage_all}")[0][0]
+        people.unchanged = distinct - people.created - people.updated
+        posts = self.report.count(_("posts"))
+        posts.unchanged = self._fetch(f"SELECT COUNT(*) FROM {self.stage_all}")[0][0] - posts.created
+        if self.report.changed or posts.updated:
+            services.recount_booths(self.touched, day=self.today)
 
     @property
     def _date(self) -> str:
