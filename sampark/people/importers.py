@@ -272,7 +272,7 @@ class VolunteerImport(Importer):
         positions = tuple(names.index(name) if name in names else -1 for name in (*REQUIRED, *OPTIONAL))
         advance = self.progress(_("Checking %(file)s") % {"file": path.name}, None)
         if _can_fork() and path.stat().st_size >= self.parallel_min_bytes:
-            rows.close()  # the child reads the file itself
+            getattr(rows, "close", lambda: None)()  # the child reads the file itself
             batches = self._checked_in_child(path, header_line, positions, len(names))
         else:
             batches = self._checked(rows, positions, len(names))
