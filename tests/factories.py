@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models, transaction
 
@@ -31,6 +31,8 @@ from sampark.territory.models import (
     ParliamentaryConstituency,
     State,
 )
+
+T = TypeVar("T")
 
 TERRITORY_MODELS: tuple[type[models.Model], ...] = (
     State,
@@ -110,19 +112,17 @@ def run_steps(data_dir: Path, steps: Sequence[Step]) -> dict[str, ImportReport]:
 
 
 @contextmanager
-def imported(
-    django_db_blocker: Any, data_dir: Path, steps: Sequence[Step]
-) -> Iterator[dict[str, ImportReport]]:
-    """Run ``steps`` once in an outer transaction kept open while the caller's tests run, then roll back.
+def kept_while(django_db_blocker: Any, build: Callable[[], T]) -> Iterator[T]:
+    """Run ``build`` once in an outer transaction kept open while the caller's tests run, then roll back.
 
-    For a class-scoped fixture (a module-scoped one would leak the data into the module's other
-    tests): the tests' own transactions nest inside it as savepoints.
+    For class- or module-scoped fixtures: the tests' own transactions nest inside it as savepoints, and
+    every later test starts from an empty database.
     """
     with django_db_blocker.unblock():
         outer = transaction.atomic()
         outer.__enter__()
         try:
-            reports = run_steps(data_dir, steps)
+            built = build()
             # Check the deferred foreign keys now, once, in the outer transaction. Left pending, they
             # would be re-checked (PostgreSQL) at every test's teardown, since each test's rollback to
             # its savepoint puts them back in the queue: seconds per test for a lakh booths.
@@ -132,11 +132,20 @@ def imported(
             outer.__exit__(None, None, None)
             raise
     try:
-        yield reports
+        yield built
     finally:
         with django_db_blocker.unblock():
             transaction.set_rollback(True)
             outer.__exit__(None, None, None)
+
+
+@contextmanager
+def imported(
+    django_db_blocker: Any, data_dir: Path, steps: Sequence[Step]
+) -> Iterator[dict[str, ImportReport]]:
+    """Run ``steps`` of the real pipeline once for a class (see :func:`kept_while`)."""
+    with kept_while(django_db_blocker, lambda: run_steps(data_dir, steps)) as reports:
+        yield reports
 
 
 def table_digest() -> dict[str, tuple[int, str]]:

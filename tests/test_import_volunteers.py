@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone, translation
 
 from sampark.core.text import search_key
@@ -24,6 +24,7 @@ from sampark.people.models import BoothCoverage, Channel, Consent, ContactPoint,
 from sampark.territory.demo import build_demo
 from sampark.territory.importers.base import ImportReport, run_import
 from sampark.territory.models import Booth
+from tests.factories import kept_while
 
 pytestmark = pytest.mark.django_db
 
@@ -50,22 +51,8 @@ def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def territory(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
     """The small demo territory (no people), built once for the module and rolled back after it."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            build_demo(scale="small", seed=1, hooks=False)
-            connection.check_constraints()
-        except BaseException:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            raise
-    try:
+    with kept_while(django_db_blocker, lambda: build_demo(scale="small", seed=1, hooks=False)):
         yield
-    finally:
-        with django_db_blocker.unblock():
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
 
 
 def write(path: Path, *rows: Sequence[str], header: Sequence[str] = HEADER) -> Path:

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from sampark.people import services
@@ -21,6 +20,7 @@ from sampark.people.models import Consent, ContactPoint, Person, Post, Role
 from sampark.people.scope import EVERYTHING, NOTHING, ROLE_RANK, Action, Scope, scope_for
 from sampark.territory.demo import build_demo
 from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
+from tests.factories import kept_while
 
 pytestmark = pytest.mark.django_db
 
@@ -140,23 +140,9 @@ def _build() -> World:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[World]:
-    """Built once in an outer transaction kept open for the module's tests, then rolled back."""
-    with django_db_blocker.unblock():
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            built = _build()
-            connection.check_constraints()
-        except BaseException:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
-            raise
-    try:
+    """Built once for the module, rolled back after it."""
+    with kept_while(django_db_blocker, _build) as built:
         yield built
-    finally:
-        with django_db_blocker.unblock():
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
 
 
 def login(world: World, persona: str) -> Any:
