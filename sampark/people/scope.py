@@ -219,20 +219,23 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
         from sampark.people.models import Post
 
         today = timezone.localdate()
+        from sampark.territory.models import Booth
+
+        # Booth-level posts (nearly all of them) are found through their booth — the booths of a subtree
+        # by the booth table's ancestor indexes, their posts by the (booth, role) index; the few posts
+        # above booth level by their own copied ancestor columns.
+        booths = Booth.objects.filter(scope.booths_q()).values("id")
+        post_in_scope = Q(booth_id__in=booths) | (Q(booth_id__isnull=True) & scope.q("", "booth_id"))
         if self.scope_is_post:
-            condition = scope.q("", "booth_id")
+            condition = post_in_scope
         else:
             # ``IN (subquery)`` on each side of the OR, not a join or a correlated EXISTS: each side is
-            # answered from an index (booths by ancestor, posts by unit), so a district coordinator's
-            # list of ten lakh people reads only the district's rows. Only active posts place a person:
-            # one who left a block's team is no longer that block's to see.
-            from sampark.territory.models import Booth
-
-            placed_by_post = Post.objects.active(today).filter(scope.q("", "booth_id")).values("person_id")
-            path = self.scope_person_path
-            condition = Q(**{f"{path}__in": placed_by_post})
+            # answered from an index, so a block coordinator's list of ten lakh people reads only the
+            # block's rows. Only active posts place a person: one who left a block's team is no longer
+            # that block's to see.
+            placed_by_post = Post.objects.active(today).filter(post_in_scope).values("person_id")
+            condition = Q(**{f"{self.scope_person_path}__in": placed_by_post})
             if self.scope_booth_prefix is not None:
-                booths = Booth.objects.filter(scope.booths_q()).values("id")
                 condition = Q(**{f"{self.scope_booth_prefix}id__in": booths}) | condition
         if action == Action.CHANGE:
             # Never change someone holding an active post of equal or higher rank.

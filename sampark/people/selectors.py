@@ -169,6 +169,12 @@ def people_list(
     )
 
 
+def people_to_export(user: Any, flt: PeopleFilter, *, day: datetime.date) -> QuerySet[Person]:
+    """The people ``user`` may export, narrowed by ``flt`` (``export.csv_lines`` reads their posts and
+    contact points itself, a chunk at a time)."""
+    return _filtered(Person.objects.visible_to(user, Action.EXPORT), flt, user=user, day=day)
+
+
 def person_detail(user: Any, person_id: int) -> Person | None:
     """One person with every post (ended too) and every contact point with its consent history."""
     return (
