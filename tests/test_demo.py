@@ -17,6 +17,7 @@ from django.utils import translation
 
 from sampark.core.text import clean, has_devanagari
 from sampark.people.models import BoothCoverage, Person, Post
+from sampark.people.scope import Action, scope_for
 from sampark.territory import demo
 from sampark.territory.demo import DEMO_LGD_BASE, SCALES, DemoSummary, TerritoryNotEmpty, build_demo
 from sampark.territory.models import (
@@ -343,3 +344,19 @@ def test_it_refuses_a_weak_password_before_writing_anything():
     with pytest.raises(CommandError, match="password"):
         run_demo("--password", "demo")
     assert not State.objects.exists()
+
+
+def test_it_makes_scoped_logins_nested_inside_each_other():
+    summary = build_demo(scale="small", seed=1, password=PASSWORD)
+    assert summary.logins == ("district", "block", "saathi")
+    users = {name: get_user_model().objects.get(username=name) for name in summary.logins}
+    assert all(authenticate(username=name, password=PASSWORD) for name in summary.logins)
+    district = scope_for(users["district"])
+    block = scope_for(users["block"])
+    saathi = scope_for(users["saathi"])
+    assert len(district.districts) == 1 and not district.blocks
+    [block_id] = block.blocks
+    assert Block.objects.get(pk=block_id).district_id in district.districts
+    [booth_id] = saathi.booths
+    assert Booth.objects.get(pk=booth_id).block_id == block_id
+    assert not scope_for(users["saathi"], Action.EXPORT).booths  # a volunteer cannot export

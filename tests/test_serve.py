@@ -82,9 +82,11 @@ def test_it_serves_the_demo_with_a_worker_and_stops_both_on_ctrl_c(tmp_path):
     text = "".join(output)
     assert proc.returncode == 0, text
     assert f"http://127.0.0.1:{port}/" in text
-    password = (tmp_path / "demo-login.txt").read_text().strip()
-    assert re.fullmatch(r"demo / \S{8,}", password)
-    assert password in text  # the login is printed
+    login, scoped = (tmp_path / "demo-login.txt").read_text().strip().splitlines()
+    assert re.fullmatch(r"demo / \S{8,}", login)
+    # Scoped demo logins (a district and a block coordinator, a booth volunteer) share the password.
+    assert scoped == f"district, block, saathi / {login.split(' / ')[1]}"
+    assert login in text and scoped in text  # the logins are printed
     # Nothing left behind: both children have exited.
     for pid in child_pids:
         with pytest.raises(ProcessLookupError):

@@ -20,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from sampark.territory.demo import DemoPart
 from sampark.territory.importers.base import run_import
 from sampark.territory.models import Booth, State
 
 from . import services
 from .importers import VolunteerImport
-from .models import ContactPoint
+from .models import ContactPoint, Person, Post, Role
 
 
 # Names as volunteers type them: mostly Devanagari, some Latin.
@@ -109,9 +111,14 @@ def _rows(
 
 
 def build_people(
-    *, state: State, seed: int, progress: Callable[[str, int | None], Callable[[int], None]], **options: Any
-) -> list[tuple[str, int]]:
-    """Volunteers for every booth of ``state``; returns summary rows ``(label, count)``."""
+    *,
+    state: State,
+    seed: int,
+    progress: Callable[[str, int | None], Callable[[int], None]],
+    password: str | None = None,
+    **options: Any,
+) -> DemoPart:
+    """Volunteers for every booth of ``state``, and (``password`` given) scoped demo logins."""
     from django.utils.translation import gettext as _
 
     rng = random.Random(seed * 7919 + 1)
@@ -137,4 +144,32 @@ def build_people(
     ids = list(ContactPoint.objects.order_by().values_list("person_id", flat=True).distinct())
     chosen = rng.sample(ids, int(len(ids) * WITHDRAWN_SHARE)) if ids else []
     withdrawn = services.consent_withdraw_people(person_ids=chosen, via="demo")
-    return [(_("Volunteers and coordinators"), people), (_("Consents withdrawn"), withdrawn)]
+    rows = ((_("Volunteers and coordinators"), people), (_("Consents withdrawn"), withdrawn))
+    return DemoPart(rows=rows, logins=tuple(_persona_logins(password)) if password else ())
+
+
+# Logins to try the scopes with, each linked to a demo coordinator or volunteer inside the one above.
+PERSONAS = (
+    ("district", Role.DISTRICT_COORDINATOR),
+    ("block", Role.BLOCK_COORDINATOR),
+    ("saathi", Role.BOOTH_VOLUNTEER),
+)
+
+
+def _persona_logins(password: str) -> list[str]:
+    """A district coordinator, a block coordinator in that district and a booth volunteer in that block,
+    each given a login (username = the persona) with the demo password."""
+    users = get_user_model()._default_manager
+    made: list[str] = []
+    within: dict[str, Any] = {}
+    for username, role in PERSONAS:
+        post = Post.objects.filter(role=role, ended_on__isnull=True, **within).order_by("id").first()
+        if post is None or users.filter(username=username).exists():
+            continue
+        user = users.create_user(username, password=password)
+        Person.objects.filter(pk=post.person_id, user__isnull=True).update(user=user)
+        made.append(username)
+        within = {"district_id": post.district_id}
+        if post.block_id:
+            within["block_id"] = post.block_id
+    return made

@@ -100,6 +100,8 @@ class DemoSummary:
     seconds: float
     extra: tuple[tuple[str, int], ...] = ()
     """``(label, count)`` from the apps' demo hooks (volunteers, …)."""
+    logins: tuple[str, ...] = ()
+    """More demo usernames the hooks made, with the same password (scoped views to try)."""
 
     @property
     def panchayats(self) -> int:
@@ -108,6 +110,14 @@ class DemoSummary:
     @property
     def booths(self) -> int:
         return self.main_booths + self.auxiliary_booths
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPart:
+    """What an app's demo hook added: summary rows ``(label, count)`` and logins made."""
+
+    rows: tuple[tuple[str, int], ...] = ()
+    logins: tuple[str, ...] = ()
 
 
 def has_territory() -> bool:
@@ -152,10 +162,14 @@ def build_demo(
         writer.territory(plan)
         maker = BoothMaker(rng, state_id=state.pk, source=f"sampark demo --seed {seed}")
         main, auxiliary = writer.booths(plan, maker, total=size.main_booths + size.auxiliary_booths)
-        extra: list[tuple[str, int]] = []
-        for hook in demo_hooks() if hooks else []:
-            extra += hook(state=state, scale=scale, seed=seed, progress=progress)
         new_password = _ensure_login(password)
+        extra: list[tuple[str, int]] = []
+        logins: list[str] = []
+        for hook in demo_hooks() if hooks else []:
+            # The hooks learn the demo password when it is new, to give their own demo logins the same.
+            part = hook(state=state, scale=scale, seed=seed, progress=progress, password=new_password)
+            extra += part.rows
+            logins += part.logins
     urban = sum(p.kind == Panchayat.Kind.URBAN for p in plan.panchayats)
     return DemoSummary(
         scale=scale,
@@ -173,10 +187,11 @@ def build_demo(
         password=new_password,
         seconds=time.perf_counter() - started,
         extra=tuple(extra),
+        logins=tuple(logins),
     )
 
 
-def demo_hooks() -> list[Callable[..., list[tuple[str, int]]]]:
+def demo_hooks() -> list[Callable[..., DemoPart]]:
     """The ``demo`` hooks of installed apps (dotted paths in ``AppConfig.demo``), in app order.
 
     Apps further down the import chain (people, …) add their demo data this way, inside the demo's

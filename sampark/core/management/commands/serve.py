@@ -125,7 +125,10 @@ class Command(BaseCommand):
         if summary.password is None:  # a "demo" user existed already: its password is not ours to print
             return
         login = settings.SAMPARK_HOME / "demo-login.txt"
-        login.write_text(f"{summary.username} / {summary.password}\n", encoding="utf-8")
+        lines = [f"{summary.username} / {summary.password}"]
+        if summary.logins:  # scoped demo logins (a district, a block, a volunteer), same password
+            lines.append(f"{', '.join(summary.logins)} / {summary.password}")
+        login.write_text("\n".join(lines) + "\n", encoding="utf-8")
         login.chmod(0o600)
 
     def _supervise(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:

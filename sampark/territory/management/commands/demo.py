@@ -93,6 +93,11 @@ class Command(BaseCommand):
                 _("Login: %(username)s / %(password)s")
                 % {"username": summary.username, "password": summary.password}
             )
+        if summary.logins:
+            self.stdout.write(
+                _("Scoped logins with the same password: %(usernames)s")
+                % {"usernames": ", ".join(summary.logins)}
+            )
 
     def _table(self, summary: DemoSummary) -> Table:
         table = Table(
