@@ -18,7 +18,9 @@ from __future__ import annotations
 import datetime
 import multiprocessing
 import os
+import queue
 import secrets
+import threading
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -43,6 +45,7 @@ OPTIONAL = ("birth_date", "gender", "channels")
 MAX_ERRORS = 1000  # past this, the file is the wrong file: stop reading
 STAGE_CHUNK = 5000
 RECONCILE_EVERY = 100_000  # rows per reconciled chunk
+CHILD_BATCHES_AHEAD = 24  # checked batches (of STAGE_CHUNK rows) the child may run ahead: bounded memory
 IMPORT_CACHE_KB = 256 * 1024
 
 POST_ALIASES: dict[str, str] = {
@@ -340,9 +343,25 @@ class VolunteerImport(Importer):
         )
         child.start()
         sender.close()
+        # A thread drains the pipe while this thread runs SQL (SQLite and psycopg release the GIL), so
+        # the child never stalls on a full pipe: it stays up to a bounded number of batches ahead.
+        ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=CHILD_BATCHES_AHEAD)
+
+        def drain() -> None:
+            try:
+                while True:
+                    message = receiver.recv()
+                    ahead.put(message)
+                    if message[0] != "batch":
+                        return
+            except (EOFError, OSError):
+                ahead.put(("crash", "the child process ended without finishing"))
+
+        drainer = threading.Thread(target=drain, name="volunteer-import-drain", daemon=True)
+        drainer.start()
         try:
             while True:
-                kind, payload = receiver.recv()
+                kind, payload = ahead.get()
                 if kind == "batch":
                     yield payload
                 elif kind == "bad":
@@ -352,10 +371,15 @@ class VolunteerImport(Importer):
                 else:
                     return
         finally:
-            receiver.close()
             if child.is_alive():
                 child.kill()
             child.join()
+            receiver.close()  # the drainer, if still waiting, ends with EOFError/OSError
+            while drainer.is_alive():
+                try:  # make room, so a drainer blocked on a full queue can finish
+                    ahead.get_nowait()
+                except queue.Empty:
+                    drainer.join(timeout=0.1)
 
     def _child(
         self, path: Path, header_line: int, positions: tuple[int, ...], width: int, sender: Any
