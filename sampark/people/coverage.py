@@ -201,6 +201,19 @@ class _Tally:
     def blocks_at_target(self, targets: Targets) -> int:
         return sum(len(p) >= targets.panchayats_per_block for p in self.block_panchayats.values())
 
+    def coverage(self, kind: str, unit: Any, blocks: int | None, targets: Targets) -> Coverage:
+        """These figures as a child row (``blocks=None``: a kind of unit that holds no blocks)."""
+        return Coverage(
+            kind=kind,
+            unit=unit,
+            booths=self.booths,
+            booths_at_target=self.at_target,
+            volunteers=self.volunteers,
+            panchayats_covered=len(self.panchayats),
+            blocks=blocks,
+            blocks_at_target=None if blocks is None else self.blocks_at_target(targets),
+        )
+
 
 def _tallies(column: str, child: str, unit_id: int, targets: Targets) -> tuple[dict[Any, _Tally], _Tally]:
     """Per child (``child=""``: none) of the unit whose booths have ``column = unit_id``, and for the unit:
@@ -284,33 +297,12 @@ def coverage_of(
         units = list(child_model._default_manager.filter(**{column: unit.pk}))
     block_counts = _block_counts(child_kind, [u.pk for u in units])
     for child in units:
-        tally = per_child.get(child.pk, _Tally())
-        result.children.append(
-            Coverage(
-                kind=child_kind,
-                unit=child,
-                booths=tally.booths,
-                booths_at_target=tally.at_target,
-                volunteers=tally.volunteers,
-                panchayats_covered=len(tally.panchayats),
-                blocks=block_counts.get(child.pk, 0) if block_counts is not None else None,
-                blocks_at_target=tally.blocks_at_target(targets) if block_counts is not None else None,
-            )
-        )
+        blocks = block_counts.get(child.pk, 0) if block_counts is not None else None
+        result.children.append(per_child.get(child.pk, _Tally()).coverage(child_kind, child, blocks, targets))
     if child_kind not in ("booth", "ac"):  # booths and ACs keep their number order
         result.children.sort(key=lambda c: _unit_name(c.unit).casefold())
-    if None in per_child:
-        tally = per_child[None]
-        result.children.append(
-            Coverage(
-                kind=child_kind,
-                unit=None,
-                booths=tally.booths,
-                booths_at_target=tally.at_target,
-                volunteers=tally.volunteers,
-                panchayats_covered=len(tally.panchayats),
-            )
-        )
+    if None in per_child:  # booths not placed in a child (e.g. in no block)
+        result.children.append(per_child[None].coverage(child_kind, None, None, targets))
     return result
 
 

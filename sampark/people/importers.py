@@ -889,10 +889,3 @@ class VolunteerImport(Importer):
 
     def _same(self, a: str, b: str) -> str:
         return f"{a} IS NOT DISTINCT FROM {b}" if self.postgres else f"{a} IS {b}"
-
-
-def sample_rows() -> Iterator[str]:
-    """The README's example file, also used by the tests."""
-    yield "name,phone,booth,post,age,consent_source,consent_at,language"
-    yield "रमेश कुमार,98765 43210,178-1,yuva saathi,24,form,2026-10-02,hi"
-    yield "Sunita Devi,+91 91234 56789,178-1A,booth_president,31,referral,2026-10-02 18:30,en"

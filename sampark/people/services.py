@@ -144,25 +144,6 @@ def person_update(
 
 
 @transaction.atomic
-def contact_point_add(*, person: Person, channel: str, address: str, wa_user_id: str = "") -> ContactPoint:
-    """A contact point without consent (consent is given separately, and recorded)."""
-    if channel in (Channel.SMS, Channel.WHATSAPP):
-        address = normalise_mobile(address)
-    elif channel == Channel.EMAIL:
-        address = clean(address).lower()
-        if "@" not in address:
-            raise PeopleError(_("not an email address"), field="address")
-    else:
-        address = clean(address)
-    point, _created = ContactPoint.objects.get_or_create(
-        channel=channel, address=address, defaults={"person": person, "wa_user_id": wa_user_id}
-    )
-    if point.person_id != person.pk:
-        raise PeopleError(_("this address belongs to someone else"), field="address")
-    return point
-
-
-@transaction.atomic
 def consent_give(
     *,
     contact_point: ContactPoint,
