@@ -25,6 +25,11 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child_rss_mb() -> float:
+    """Peak RSS of the largest child process (the forked parser/checker), 0 if none ran."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def baseline(files: list[Path]) -> tuple[float, int]:
     from django.db import connection, transaction
 
@@ -92,7 +97,8 @@ def main() -> None:
     booths = Booth.objects.count()
     print(
         f"sampark import polling-stations: {booths:,} booths in {first_s:.2f} s "
-        f"({len(report.warnings)} warnings); peak RSS +{rss_mb() - before:.0f} MB (total {rss_mb():.0f} MB)"
+        f"({len(report.warnings)} warnings); peak RSS +{rss_mb() - before:.0f} MB (total {rss_mb():.0f} MB; "
+        f"forked child peak {child_rss_mb():.0f} MB)"
     )
 
     start = time.perf_counter()

@@ -33,6 +33,11 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child_rss_mb() -> float:
+    """Peak RSS of the largest child process (the forked parser/checker), 0 if none ran."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small territory (a few thousand rows)")
@@ -97,7 +102,8 @@ def main() -> None:
     assert report.committed and not report.errors, report.errors[:5]
     print(
         f"sampark import volunteers: {group_indian(Person.objects.count())} people in {first_s:.2f} s; "
-        f"peak RSS +{rss_mb() - before:.0f} MB (total {rss_mb():.0f} MB)"
+        f"peak RSS +{rss_mb() - before:.0f} MB (total {rss_mb():.0f} MB; "
+        f"forked child peak {child_rss_mb():.0f} MB)"
     )
     for label, counts in report.counts.items():
         print(f"  {label}: {counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged")

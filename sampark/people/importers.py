@@ -16,11 +16,8 @@ is newer than everything recorded for that contact point (a withdrawal after it 
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 import os
-import queue
 import secrets
-import threading
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -31,6 +28,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sampark.core.forked import can_fork, forked
 from sampark.core.text import clean, search_key
 from sampark.territory.importers.base import BadFile, Importer, Issue, csv_rows, gc_paused
 from sampark.territory.models import Booth, State
@@ -159,10 +157,6 @@ def _alias(table: Mapping[str, str], text: str) -> str | None:
     return found
 
 
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
-
-
 class VolunteerImport(Importer):
     kind = "volunteers"
     # Files at least this big are checked in a second process (see _checked_in_child).
@@ -274,7 +268,7 @@ class VolunteerImport(Importer):
             )
         positions = tuple(names.index(name) if name in names else -1 for name in (*REQUIRED, *OPTIONAL))
         advance = self.progress(_("Checking %(file)s") % {"file": path.name}, None)
-        if _can_fork() and path.stat().st_size >= self.parallel_min_bytes:
+        if can_fork() and path.stat().st_size >= self.parallel_min_bytes:
             getattr(rows, "close", lambda: None)()  # the child reads the file itself
             batches = self._checked_in_child(path, header_line, positions, len(names))
         else:
@@ -329,75 +323,15 @@ class VolunteerImport(Importer):
     def _checked_in_child(
         self, path: Path, header_line: int, positions: tuple[int, ...], width: int
     ) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int]]:
-        """:meth:`_checked` run in a forked child while this process writes and reconciles: on two
-        cores the Python checks of the next rows overlap the SQL of the previous chunk.
+        """:meth:`_checked` run in a forked child (``core.forked``) while this process writes and
+        reconciles: the Python checks of the next rows overlap the SQL of the previous chunk. The child
+        reads the file itself; one it cannot read raises the same :class:`BadFile` as the serial path."""
 
-        The child inherits everything it needs (booths, settings, the active language) and never touches
-        the database; it leaves with ``os._exit`` so it cannot close the parent's connection. A file the
-        child cannot read is reported as the same :class:`BadFile` the serial path raises.
-        """
-        context = multiprocessing.get_context("fork")
-        receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(
-            target=self._child, args=(path, header_line, positions, width, sender), daemon=True
-        )
-        child.start()
-        sender.close()
-        # A thread drains the pipe while this thread runs SQL (SQLite and psycopg release the GIL), so
-        # the child never stalls on a full pipe: it stays up to a bounded number of batches ahead.
-        ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=CHILD_BATCHES_AHEAD)
-
-        def drain() -> None:
-            try:
-                while True:
-                    message = receiver.recv()
-                    ahead.put(message)
-                    if message[0] != "batch":
-                        return
-            except (EOFError, OSError):
-                ahead.put(("crash", "the child process ended without finishing"))
-
-        drainer = threading.Thread(target=drain, name="volunteer-import-drain", daemon=True)
-        drainer.start()
-        try:
-            while True:
-                kind, payload = ahead.get()
-                if kind == "batch":
-                    yield payload
-                elif kind == "bad":
-                    raise BadFile(payload)
-                elif kind == "crash":
-                    raise RuntimeError(f"checking {path.name} failed in the child process: {payload}")
-                else:
-                    return
-        finally:
-            if child.is_alive():
-                child.kill()
-            child.join()
-            receiver.close()  # the drainer, if still waiting, ends with EOFError/OSError
-            while drainer.is_alive():
-                try:  # make room, so a drainer blocked on a full queue can finish
-                    ahead.get_nowait()
-                except queue.Empty:
-                    drainer.join(timeout=0.1)
-
-    def _child(
-        self, path: Path, header_line: int, positions: tuple[int, ...], width: int, sender: Any
-    ) -> None:
-        code = 0
-        try:
+        def produce() -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[int, str, str]], int]]:
             rows = (item for item in csv_rows(path) if item[0] > header_line)
-            for item in self._checked(rows, positions, width):
-                sender.send(("batch", item))
-            sender.send(("done", None))
-        except BadFile as exc:
-            sender.send(("bad", exc.issue))
-        except BaseException as exc:  # reported to the parent, which raises it there
-            sender.send(("crash", repr(exc)))
-            code = 1
-        finally:
-            sender.close()
-            os._exit(code)  # no atexit, no finalisers: the parent's database connection stays untouched
+            return self._checked(rows, positions, width)
+
+        return forked(produce, ahead=CHILD_BATCHES_AHEAD, what=f"checking {path.name}")
 
     def _row(
         self, line: int, cells: list[str], positions: tuple[int, ...]

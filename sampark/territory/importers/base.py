@@ -50,6 +50,10 @@ class BadFile(Exception):
         super().__init__(str(issue))
         self.issue = issue
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in a forked child too (core.forked), and pickled back to the parent whole.
+        return (BadFile, (self.issue,))
+
 
 @dataclass
 class Counts:
@@ -66,6 +70,13 @@ class ImportReport:
     counts: dict[str, Counts] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     committed: bool = False
+
+    def absorb(self, other: ImportReport) -> None:
+        """Take over what a copy of this report found (one filled in a forked child process)."""
+        if other is not self:
+            self.rows_read = other.rows_read
+            self.counts = other.counts
+            self.issues = other.issues
 
     def count(self, label: str) -> Counts:
         return self.counts.setdefault(label, Counts())
