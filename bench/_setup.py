@@ -36,3 +36,37 @@ def data_dir() -> Path:
 def machine() -> str:
     cpus = os.cpu_count()
     return f"{platform.machine()}, {cpus} CPUs, Python {platform.python_version()}"
+
+
+ROWS = 10_00_000  # ten lakh volunteers
+
+
+def write_volunteers_csv(path: Path, rows: int | None) -> int:
+    """A volunteer CSV for the booths in the database, from the demo's generator (names in Devanagari
+    and Latin, coordinators and booth volunteers, consent dates). ``rows``: cut at exactly that many,
+    generating with one more volunteer per full booth than the demo (which gives ~9.5 lakh at state
+    scale); None: the demo's own rows. Returns the number of data rows."""
+    import csv
+    import itertools
+    import random
+
+    from django.conf import settings
+
+    from sampark.people.demo import _rows
+    from sampark.territory.models import Booth
+
+    booths = list(
+        Booth.objects.order_by("ac_id", "number", "suffix").values_list(
+            "code", "panchayat_id", "district_id", "block_id"
+        )
+    )
+    target = settings.SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH + (0 if rows is None else 1)
+    generated = _rows(booths, random.Random(1), target)
+    written = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["name", "phone", "booth", "post", "age", "consent_source", "consent_at", "language"])
+        for row in generated if rows is None else itertools.islice(generated, rows):
+            writer.writerow(row)
+            written += 1
+    return written

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import itertools
-import random
 import resource
 import shutil
 import sys
@@ -27,9 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import django_in_temp_home, machine
-
-ROWS = 10_00_000  # ten lakh
+from _setup import ROWS, django_in_temp_home, machine, write_volunteers_csv
 
 
 def rss_mb() -> float:
@@ -46,34 +42,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small territory (a few thousand rows)")
     args = parser.parse_args()
     home = django_in_temp_home("volunteers")
-    from django.conf import settings
     from django.db import connection, transaction
 
     from sampark.core.numbers import group_indian
-    from sampark.people.demo import _rows
     from sampark.people.importers import VolunteerImport
     from sampark.people.models import Person
     from sampark.territory.demo import build_demo
     from sampark.territory.importers.base import run_import
-    from sampark.territory.models import Booth
 
     build_demo(scale="small" if args.quick else "state", seed=1, hooks=False)
-    booths = list(
-        Booth.objects.order_by("ac_id", "number", "suffix").values_list(
-            "code", "panchayat_id", "district_id", "block_id"
-        )
-    )
     folder = Path(tempfile.mkdtemp(prefix="sampark-bench-csv-"))
     path = folder / "volunteers.csv"
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["name", "phone", "booth", "post", "age", "consent_source", "consent_at", "language"])
-        # The demo's generator with one more volunteer per full booth, cut at exactly ten lakh rows (at the
-        # default target it gives ~9.5 lakh): the figure is for 1M rows.
-        target = settings.SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH + (0 if args.quick else 1)
-        generated = _rows(booths, random.Random(1), target)
-        writer.writerows(generated if args.quick else itertools.islice(generated, ROWS))
-    del booths
+    write_volunteers_csv(path, None if args.quick else ROWS)
     size_mb = path.stat().st_size / 1e6
 
     # Floor: parse and insert the same rows, streamed in chunks, no checks.

@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "sampark.core",
     "sampark.territory",
     "sampark.people",
+    "sampark.transports",
+    "sampark.messaging",
 ]
 
 MIDDLEWARE = [
@@ -224,6 +226,58 @@ if SAMPARK_TARGET_VOLUNTEERS_PER_BOOTH < 1 or SAMPARK_TARGET_PANCHAYATS_PER_BLOC
     raise ImproperlyConfigured("coverage targets must be at least 1")
 # The privacy notice people consent to; recorded on every consent (change it when the notice changes).
 SAMPARK_CONSENT_NOTICE_VERSION = env.str("SAMPARK_CONSENT_NOTICE_VERSION", default="2026-11")
+
+# --- messaging and transports ----------------------------------------------------------------------
+# Channels without a configured provider are carried by the local outbox (phone simulator page) unless
+# this is off; then they are simply off. Production installs with real providers set it to false.
+SAMPARK_OUTBOX = env.bool("SAMPARK_OUTBOX", default=True)
+# Election Commission: no campaign messages between 22:00 and 06:00 (local time); on by default.
+SAMPARK_NIGHT_SILENCE = env.bool("SAMPARK_NIGHT_SILENCE", default=True)
+SAMPARK_NIGHT_HOURS = tuple(env.list("SAMPARK_NIGHT_HOURS", cast=int, default=[22, 6]))
+# TRAI: promotional SMS only inside this window (hours, local time).
+SAMPARK_SMS_PROMO_HOURS = tuple(env.list("SAMPARK_SMS_PROMO_HOURS", cast=int, default=[9, 21]))
+# Inbound keywords (any channel, compared after NFC and case folding).
+SAMPARK_STOP_WORDS = env.list("SAMPARK_STOP_WORDS", default=["STOP", "UNSUBSCRIBE", "रोकें", "बंद"])
+SAMPARK_START_WORDS = env.list("SAMPARK_START_WORDS", default=["START", "शुरू"])
+SAMPARK_HELP_WORDS = env.list("SAMPARK_HELP_WORDS", default=["HELP", "मदद"])
+# Dispatch: rows claimed per batch, sends in flight per worker, lease length, attempts before giving up.
+SAMPARK_DISPATCH_BATCH = env.int("SAMPARK_DISPATCH_BATCH", default=500)
+SAMPARK_DISPATCH_CONCURRENCY = env.int("SAMPARK_DISPATCH_CONCURRENCY", default=64)
+SAMPARK_DISPATCH_LEASE_SECONDS = env.int("SAMPARK_DISPATCH_LEASE_SECONDS", default=120)
+SAMPARK_DISPATCH_MAX_ATTEMPTS = env.int("SAMPARK_DISPATCH_MAX_ATTEMPTS", default=8)
+# Rate-limit buckets (pyrate-limiter), shared by every worker process: Redis when distributed,
+# else an SQLite file of their own.
+SAMPARK_RATE_LIMIT_DB = SAMPARK_HOME / "ratelimit.sqlite3"
+
+# Telegram Bot API. The token and the webhook secret go together.
+SAMPARK_TELEGRAM_BOT_TOKEN = _secret("SAMPARK_TELEGRAM_BOT_TOKEN", "")
+SAMPARK_TELEGRAM_WEBHOOK_SECRET = _secret("SAMPARK_TELEGRAM_WEBHOOK_SECRET", "")
+SAMPARK_TELEGRAM_API_BASE = env.str("SAMPARK_TELEGRAM_API_BASE", default="https://api.telegram.org")
+SAMPARK_TELEGRAM_RATE = env.int("SAMPARK_TELEGRAM_RATE", default=30)  # messages/s overall
+
+# WhatsApp Business Platform (Cloud API): off unless every setting and the eligibility attestation are
+# given (CHANNELS.md: the policy may exclude political campaigns).
+SAMPARK_WHATSAPP_TOKEN = _secret("SAMPARK_WHATSAPP_TOKEN", "")
+SAMPARK_WHATSAPP_PHONE_NUMBER_ID = env.str("SAMPARK_WHATSAPP_PHONE_NUMBER_ID", default="")
+SAMPARK_WHATSAPP_APP_SECRET = _secret("SAMPARK_WHATSAPP_APP_SECRET", "")
+SAMPARK_WHATSAPP_VERIFY_TOKEN = _secret("SAMPARK_WHATSAPP_VERIFY_TOKEN", "")
+SAMPARK_WHATSAPP_API_BASE = env.str("SAMPARK_WHATSAPP_API_BASE", default="https://graph.facebook.com/v23.0")
+SAMPARK_WHATSAPP_RATE = env.int("SAMPARK_WHATSAPP_RATE", default=80)  # per number; up to 1,000
+SAMPARK_WHATSAPP_ELIGIBILITY_ATTESTED = env.str("SAMPARK_WHATSAPP_ELIGIBILITY_ATTESTED", default="")
+
+# SMS through a generic Indian HTTP gateway (TRAI DLT: sender header and entity id registered).
+SAMPARK_SMS_GATEWAY_URL = env.str("SAMPARK_SMS_GATEWAY_URL", default="")
+SAMPARK_SMS_API_KEY = _secret("SAMPARK_SMS_API_KEY", "")
+SAMPARK_SMS_SENDER_ID = env.str("SAMPARK_SMS_SENDER_ID", default="")
+SAMPARK_SMS_DLT_ENTITY_ID = env.str("SAMPARK_SMS_DLT_ENTITY_ID", default="")
+SAMPARK_SMS_WEBHOOK_SECRET = _secret("SAMPARK_SMS_WEBHOOK_SECRET", "")
+SAMPARK_SMS_RATE = env.int("SAMPARK_SMS_RATE", default=100)
+
+# Email through Django's backend (EMAIL_URL, e.g. smtp+tls://user:pass@host:587); on when a sender is set.
+SAMPARK_EMAIL_FROM = env.str("SAMPARK_EMAIL_FROM", default="")
+SAMPARK_EMAIL_RATE = env.int("SAMPARK_EMAIL_RATE", default=20)
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
 
 # --- logging -------------------------------------------------------------------------------------
 LOGGING = {

@@ -12,7 +12,9 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("", include("sampark.territory.urls")),
     path("", include("sampark.people.urls")),
+    path("", include("sampark.messaging.urls")),
     path("api/", api.urls),
+    path("webhooks/", include("sampark.transports.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -33,6 +33,7 @@ class Action(StrEnum):
     SEE_PHONES = "see_phones"
     CHANGE = "change"
     EXPORT = "export"
+    BROADCAST = "broadcast"
 
 
 # Higher outranks lower; keyed by Role value (kept here as strings so models can import this module).
@@ -51,6 +52,8 @@ ACTION_MIN_RANK: dict[Action, int] = {
     Action.SEE_PHONES: 20,
     Action.CHANGE: 20,
     Action.EXPORT: 50,
+    # Messaging people in one's subtree: panchayat coordinators and above.
+    Action.BROADCAST: 30,
 }
 
 

@@ -1,0 +1,74 @@
+"""Background work of messaging. Tasks take channel names or ids, never objects, and call services.
+
+``dispatch`` works one channel for a bounded time and then hands over: to itself again at once when
+rows are still due, or scheduled for when the next retry falls due. Several may run at once (two
+consumers, several workers): each claims different rows. ``sweep`` (every minute) re-queues expired
+leases, starts scheduled broadcasts and kicks every channel with due rows, so a lost enqueue or a
+killed worker delays a message by at most a minute and loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import close_old_connections
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from . import dispatch as dispatcher
+from . import services, statuses
+from .models import Delivery
+
+log = logging.getLogger(__name__)
+
+
+def kick(channels: Iterable[str]) -> None:
+    """Start (or add) a dispatch run for each channel. Call after commit."""
+    for channel in sorted(set(channels)):
+        dispatch(channel)
+
+
+@db_task(retries=0)
+def dispatch(channel: str) -> dict[str, int]:
+    stats = dispatcher.dispatch_channel(channel)
+    now = timezone.now()
+    if stats.next_due is not None and not stats.paused_sender:
+        if stats.next_due <= now and stats.claimed:
+            dispatch(channel)  # more is due: hand over to a fresh task (others get a turn between)
+        elif stats.next_due > now:
+            dispatch.schedule((channel,), eta=stats.next_due)
+    if stats.claimed:
+        log.info(
+            "dispatch %s: %d claimed, %d sent, %d retried, %d failed in %.1f s",
+            channel,
+            stats.claimed,
+            stats.sent,
+            stats.retried,
+            stats.failed,
+            stats.seconds,
+        )
+    return {"claimed": stats.claimed, "sent": stats.sent, "retried": stats.retried, "failed": stats.failed}
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep() -> int:
+    close_old_connections()
+    requeued = dispatcher.sweep()
+    services.start_due_broadcasts()
+    due = (
+        Delivery.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=timezone.now())
+        .order_by()
+        .values_list("channel", flat=True)
+        .distinct()
+    )
+    kick(list(due))
+    if requeued:
+        log.warning("sweep: re-queued %d deliveries whose lease expired", requeued)
+    return requeued
+
+
+@db_periodic_task(crontab(minute="17"))
+def purge_early_statuses() -> int:
+    return statuses.purge_early()

@@ -1,0 +1,1 @@
+"""Email through Django's configured mail backend (``transport.py``)."""

@@ -1,0 +1,1 @@
+"""Telegram Bot API transport (``transport.py``) and its webhook (``webhook.py``)."""

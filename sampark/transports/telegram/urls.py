@@ -1,0 +1,5 @@
+from django.urls import path
+
+from .webhook import telegram
+
+urlpatterns = [path("", telegram, name="telegram")]

@@ -1,0 +1,76 @@
+"""The WhatsApp webhook: Meta's GET handshake, and signed POSTs of statuses and inbound messages.
+
+Contract:
+- WhatsApp not configured (the registry gives no :class:`WhatsApp` for the channel) → 404.
+- GET: ``hub.mode=subscribe`` and ``hub.verify_token`` equal to ours → 200 with ``hub.challenge`` as
+  text/plain; anything else → 403.
+- POST: ``X-Hub-Signature-256: sha256=<hex>`` must be the HMAC-SHA256 of the raw body with the app
+  secret, or 403 and nothing is handed on. Hashing ``request.body`` itself matters: re-encoded JSON
+  differs from what Meta signed (Hindi text above all). A signed body that is not JSON → 400.
+  Otherwise the parsed statuses go to ``receiver().statuses`` in one call and each inbound message to
+  ``receiver().inbound``, then 200 ``{}``. Unknown shapes are acknowledged and dropped.
+
+Meta retries a failed delivery for days, so the receiver must be idempotent; an exception in it
+becomes a 500 on purpose, so that Meta tries again later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from sampark.transports import events, registry
+
+from .parse import parse
+from .transport import WhatsApp
+
+logger = logging.getLogger(__name__)
+
+_PREFIX = "sha256="
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def whatsapp(request: HttpRequest) -> HttpResponse:
+    transport = registry.for_channel(WhatsApp.channel)
+    if not isinstance(transport, WhatsApp):
+        return HttpResponse(status=404)
+    if request.method == "GET":
+        return _handshake(request, transport)
+    if not signature_valid(
+        request.body, request.headers.get("X-Hub-Signature-256", ""), transport.app_secret
+    ):
+        logger.warning("whatsapp webhook: missing or wrong signature")
+        return HttpResponseForbidden()
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return HttpResponse(status=400)
+    found = parse(body)
+    if found.statuses:
+        events.receiver().statuses(found.statuses)
+    for inbound in found.inbound:
+        events.receiver().inbound(inbound)
+    return JsonResponse({})
+
+
+def _handshake(request: HttpRequest, transport: WhatsApp) -> HttpResponse:
+    mode = request.GET.get("hub.mode", "")
+    token = request.GET.get("hub.verify_token", "")
+    if mode != "subscribe" or not hmac.compare_digest(token.encode(), transport.verify_token.encode()):
+        return HttpResponseForbidden()
+    return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+
+
+def signature_valid(body: bytes, header: str, secret: str) -> bool:
+    """Whether ``header`` is ``sha256=`` + the hex HMAC-SHA256 of ``body`` under ``secret`` (constant time)."""
+    if not secret or not header.startswith(_PREFIX):
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header[len(_PREFIX) :].strip().lower().encode(), expected.encode())
