@@ -93,7 +93,9 @@ def main() -> None:
     )
 
     district = (
-        District.objects.filter(pk__in=Post.objects.filter(role=Role.DISTRICT_COORDINATOR).values("district_id"))
+        District.objects.filter(
+            pk__in=Post.objects.filter(role=Role.DISTRICT_COORDINATOR).values("district_id")
+        )
         .order_by("pk")
         .first()
     )

@@ -143,6 +143,9 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
             },
+            # Kept open between requests: opening a connection and running the pragmas above on every
+            # request was most of a status webhook's cost (bench/webhooks.py).
+            "CONN_MAX_AGE": 300,
         }
     }
     SAMPARK_MODE = "embedded"

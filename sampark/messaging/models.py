@@ -154,12 +154,9 @@ class Delivery(models.Model):
             models.Index(fields=["channel", "next_attempt_at"], name="delivery_due", condition=Q(status=0)),
             # The sweeper: expired leases.
             models.Index(fields=["lease_until"], name="delivery_leased", condition=Q(status=1)),
-            # Webhook statuses find their row by the provider's id.
-            models.Index(
-                fields=["channel", "provider_message_id"],
-                name="delivery_provider_id",
-                condition=~Q(provider_message_id=""),
-            ),
+            # Webhook statuses find their row by the provider's id. Not partial: SQLite uses a partial
+            # index only when the query repeats its condition, and the status UPDATE then scanned.
+            models.Index(fields=["channel", "provider_message_id"], name="delivery_provider_id"),
             # STOP cancels a contact point's pending rows.
             models.Index(fields=["contact_point", "status"], name="delivery_contact_status"),
         ]

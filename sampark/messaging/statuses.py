@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
+from sampark.core.db import short_write
 from sampark.transports.events import StatusEvent
 
 from .models import Delivery, EarlyStatus
@@ -63,7 +64,7 @@ def apply_statuses(events: Iterable[StatusEvent]) -> int:
     moved = 0
     early: list[EarlyStatus] = []
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with short_write(), connection.cursor() as cursor:
         for event in events:
             if not event.provider_message_id:
                 continue

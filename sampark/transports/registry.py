@@ -21,6 +21,9 @@ CHANNELS = ("sms", "whatsapp", "telegram", "email")
 TRANSPORTS: dict[str, str] = {
     "outbox": "sampark.transports.outbox.transport.Outbox",
     "whatsapp": "sampark.transports.whatsapp.transport.WhatsApp",
+    "telegram": "sampark.transports.telegram.transport.TelegramTransport",
+    "sms": "sampark.transports.sms.transport.SmsTransport",
+    "email": "sampark.transports.email.transport.EmailTransport",
 }
 
 

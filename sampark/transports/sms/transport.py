@@ -243,6 +243,13 @@ class SmsTransport(Transport):
             "unicode": needs_unicode(text),
         }
 
+    def closed_until(self, now: datetime.datetime) -> datetime.datetime | None:
+        """Outside TRAI's promotional hours the dispatcher claims only replies (transactional): a
+        broadcast's rows wait in the queue instead of each taking an attempt to learn the same thing."""
+        if promotional_window_open(now, self.promo_hours):
+            return None
+        return next_window_start(now, self.promo_hours)
+
     def check_window(self, message: Outgoing) -> None:
         """Raise a transient error, due when the window opens, for a promotional SMS outside it."""
         if not message.promotional:
