@@ -14,7 +14,14 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from sampark.messaging import dispatch, inbound, services, statuses
-from sampark.messaging.models import Broadcast, Delivery, DeliveryAttempt, EarlyStatus, InboundMessage, Message
+from sampark.messaging.models import (
+    Broadcast,
+    Delivery,
+    DeliveryAttempt,
+    EarlyStatus,
+    InboundMessage,
+    Message,
+)
 from sampark.people import services as people
 from sampark.people.models import Channel, ContactPoint, Person, Role
 from sampark.people.scope import EVERYTHING
@@ -141,7 +148,9 @@ def test_a_coordinator_reaches_only_their_own_subtree_whatever_units_they_name()
     other_block = register(3, booth("2-1"))
     user = login(block_head, "block-head")
 
-    broadcast = services.broadcast_create(by=user, message=message(), units=["district:231"], channels=["sms"])
+    broadcast = services.broadcast_create(
+        by=user, message=message(), units=["district:231"], channels=["sms"]
+    )
 
     reached = set(Delivery.objects.filter(broadcast=broadcast).values_list("person_id", flat=True))
     assert in_block.pk in reached
@@ -207,7 +216,9 @@ def test_it_retries_transient_errors_with_backoff_and_fails_permanent_ones_with_
     again = dispatch.dispatch_channel("sms", transport=transport)
     assert (again.claimed, again.sent) == (1, 1)
     assert Delivery.objects.get(pk=retry.pk).attempts == 2
-    assert list(DeliveryAttempt.objects.filter(delivery=retry).values_list("outcome", flat=True).order_by("id")) == [
+    assert list(
+        DeliveryAttempt.objects.filter(delivery=retry).values_list("outcome", flat=True).order_by("id")
+    ) == [
         "retry",
         "sent",
     ]
@@ -243,7 +254,10 @@ def test_a_spam_limit_pauses_the_senders_broadcasts_and_keeps_the_rows():
     people_ = [register(i, tree.booth, channels=[Channel.SMS]) for i in (1, 2, 3)]
     broadcast = services.broadcast_create(by=EVERYTHING, message=message(), units=["state"], channels=["sms"])
     transport = Scripted(
-        {str(p.phone): [fail(permanent=False, pause_sender=True, code="131048", reason="spam")] for p in people_}
+        {
+            str(p.phone): [fail(permanent=False, pause_sender=True, code="131048", reason="spam")]
+            for p in people_
+        }
     )
 
     stats = dispatch.dispatch_channel("sms", batch=1, transport=transport)
@@ -314,14 +328,18 @@ def test_stop_mid_broadcast_cancels_the_rest_and_the_confirmation_is_the_last_me
     tree = build_bihar()
     person = register(1, tree.booth, channels=[Channel.SMS])
     others = [register(i, tree.booth, channels=[Channel.SMS]) for i in (2, 3)]
-    first = services.broadcast_create(by=EVERYTHING, message=message("पहला"), units=["state"], channels=["sms"])
-    second = services.broadcast_create(by=EVERYTHING, message=message("दूसरा"), units=["state"], channels=["sms"])
+    services.broadcast_create(by=EVERYTHING, message=message("पहला"), units=["state"], channels=["sms"])
+    second = services.broadcast_create(
+        by=EVERYTHING, message=message("दूसरा"), units=["state"], channels=["sms"]
+    )
     point = ContactPoint.objects.get(person=person, channel="sms")
     # A worker holds the first broadcast's row for this person when STOP arrives.
     in_flight = dispatch.claim(channel="sms", worker="w1", limit=1, now=timezone.now())
     assert in_flight[0].address == str(person.phone)
 
-    inbound.receive(InboundEvent("sms", str(person.phone), " stop ", timezone.now(), provider_message_id="in-1"))
+    inbound.receive(
+        InboundEvent("sms", str(person.phone), " stop ", timezone.now(), provider_message_id="in-1")
+    )
 
     point.refresh_from_db()
     assert not point.consent_live
@@ -335,7 +353,10 @@ def test_stop_mid_broadcast_cancels_the_rest_and_the_confirmation_is_the_last_me
     assert {m.address for m in Scripted.calls} == {str(p.phone) for p in others}
     # The in-flight row is recorded; then the confirmation goes, and nothing after it.
     dispatch.record(
-        [dispatch.Outcome(in_flight[0].id, 1, timezone.now(), 5, "p-1")], channel="sms", worker="w1", now=timezone.now()
+        [dispatch.Outcome(in_flight[0].id, 1, timezone.now(), 5, "p-1")],
+        channel="sms",
+        worker="w1",
+        now=timezone.now(),
     )
     dispatch.dispatch_channel("sms", transport=transport)
     assert Scripted.calls[-1].delivery_id == reply.pk
@@ -351,13 +372,17 @@ def test_start_resubscribes_help_answers_and_a_replay_does_nothing_twice():
     now = timezone.now()
     inbound.receive(InboundEvent("sms", str(person.phone), "STOP", now, provider_message_id="a"))
     inbound.receive(InboundEvent("sms", str(person.phone), "start", now, provider_message_id="b"))
-    assert inbound.receive(InboundEvent("sms", str(person.phone), "start", now, provider_message_id="b")) is None
+    assert (
+        inbound.receive(InboundEvent("sms", str(person.phone), "start", now, provider_message_id="b")) is None
+    )
     inbound.receive(InboundEvent("sms", str(person.phone), "Help", now, provider_message_id="c"))
 
     point.refresh_from_db()
     assert point.consent_live
     assert point.consents.count() == 2  # given, withdrawn; given again once (the replay changed nothing)
-    replies = list(Delivery.objects.filter(broadcast__isnull=True).order_by("id").values_list("text", flat=True))
+    replies = list(
+        Delivery.objects.filter(broadcast__isnull=True).order_by("id").values_list("text", flat=True)
+    )
     assert len(replies) == 3
     assert replies[1].startswith("Welcome back") and replies[2].startswith("Reply STOP")
     assert InboundMessage.objects.count() == 3
