@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sampark.people.coverage import UnknownUnit, parse_unit
 from sampark.people.models import ContactPoint, Post
@@ -61,9 +62,9 @@ def recipients(audience: Audience, *, sender: Any) -> QuerySet[ContactPoint]:
     """The contact points ``audience`` reaches for ``sender`` (a user or a Scope): live consent only,
     the audience's channels, people placed under its units (and holding one of its posts, if any)."""
     if not audience.units:
-        raise AudienceError("units", "choose at least one unit")
+        raise AudienceError("units", _("choose at least one unit"))
     if not audience.channels:
-        raise AudienceError("channels", "choose at least one channel")
+        raise AudienceError("channels", _("choose at least one channel"))
     units = parse_units(audience.units)
     placed = units_scope(units=units)
     sender_scope = sender if isinstance(sender, Scope) else scope_for(sender, Action.BROADCAST)

@@ -33,7 +33,7 @@ import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from sampark.core import http
 from sampark.core.bulk import BulkInserter
@@ -219,8 +219,14 @@ class SendLoop:
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="dispatch-send", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="dispatch-send", daemon=True)
         self.session: aiohttp.ClientSession | None = None
+
+    def _run(self) -> None:
+        # Reasons from transports are stored in English whatever the server's language (pages
+        # translate what they show); the worker's default would store them in Hindi.
+        translation.activate("en")
+        self.loop.run_forever()
 
     def __enter__(self) -> SendLoop:
         self.thread.start()
