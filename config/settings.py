@@ -248,6 +248,8 @@ SAMPARK_DISPATCH_BATCH = env.int("SAMPARK_DISPATCH_BATCH", default=500)
 SAMPARK_DISPATCH_CONCURRENCY = env.int("SAMPARK_DISPATCH_CONCURRENCY", default=64)
 SAMPARK_DISPATCH_LEASE_SECONDS = env.int("SAMPARK_DISPATCH_LEASE_SECONDS", default=120)
 SAMPARK_DISPATCH_MAX_ATTEMPTS = env.int("SAMPARK_DISPATCH_MAX_ATTEMPTS", default=8)
+# First retry after about this many seconds (with jitter), doubling per attempt, capped at an hour.
+SAMPARK_DISPATCH_BACKOFF_SECONDS = env.float("SAMPARK_DISPATCH_BACKOFF_SECONDS", default=5.0)
 # Rate-limit buckets (pyrate-limiter), shared by every worker process: Redis when distributed,
 # else an SQLite file of their own.
 SAMPARK_RATE_LIMIT_DB = SAMPARK_HOME / "ratelimit.sqlite3"

@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 Status = Delivery.Status
 
 WORKER = f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 3600.0
 
 
@@ -85,9 +84,10 @@ class DispatchStats:
 
 
 def backoff(attempts: int, rng: random.Random = random.SystemRandom()) -> float:  # noqa: B008
-    """Seconds before retry ``attempts`` (1, 2, …): exponential from 5 s, capped at an hour, with
-    full jitter between half and the whole delay so a burst of failures does not retry in step."""
-    delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
+    """Seconds before retry ``attempts`` (1, 2, …): exponential from SAMPARK_DISPATCH_BACKOFF_SECONDS
+    (5 s), capped at an hour, with jitter between half and the whole delay so a burst of failures does
+    not retry in step."""
+    delay = min(BACKOFF_CAP_S, settings.SAMPARK_DISPATCH_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
     return delay * (0.5 + rng.random() / 2)
 
 
