@@ -454,7 +454,7 @@ def test_the_admin_scopes_deliveries_hides_numbers_and_warns_about_whatsapp(
 
     changelist = root.get(reverse("admin:messaging_broadcast_changelist"))
     assert changelist.status_code == 200
-    assert "Business Messaging Policy" in html(changelist)
+    assert "बिज़नेस मैसेजिंग नीति" in html(changelist)  # the policy warning, in Hindi (the default)
     deliveries = root.get(reverse("admin:messaging_delivery_changelist"), {"broadcast": broadcast.pk})
     assert deliveries.status_code == 200
     assert len(deliveries.context["cl"].result_list) == 5

@@ -121,7 +121,7 @@ def claim(
     c = "people_contactpoint"
     lease_until = now + datetime.timedelta(seconds=settings.SAMPARK_DISPATCH_LEASE_SECONDS)
     broadcast_rows = "FALSE" if replies_only else "(b.status = 'sending' AND c.consent_live)"
-    lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    postgres = connection.vendor == "postgresql"
     pick = f"""
         SELECT d.id FROM {d} d
         JOIN {c} c ON c.id = d.contact_point_id
@@ -131,21 +131,33 @@ def claim(
                     SELECT 1 FROM {d} x WHERE x.contact_point_id = d.contact_point_id AND x.status = 1))
                OR {broadcast_rows})
         ORDER BY d.next_attempt_at, d.id
-        LIMIT %s{lock}
+        LIMIT %s{" FOR UPDATE OF d SKIP LOCKED" if postgres else ""}
     """
+    lease = "status = 1, lease_owner = %s, lease_until = %s, attempts = attempts + 1"
+    if postgres:
+        # A CTE runs the locking pick once. Inside ``IN (…)`` PostgreSQL may run it again per row, each
+        # run skipping the rows the last one locked: a batch of 3 claimed 7 rows.
+        sql = f"""WITH picked AS ({pick})
+                  UPDATE {d} SET {lease} FROM picked WHERE {d}.id = picked.id RETURNING {d}.id"""
+        params = [
+            channel,
+            ops.adapt_datetimefield_value(now),
+            limit,
+            worker,
+            ops.adapt_datetimefield_value(lease_until),
+        ]
+    else:
+        # SQLite serialises writers (IMMEDIATE transactions): the guarded UPDATE is the claim.
+        sql = f"UPDATE {d} SET {lease} WHERE id IN ({pick}) AND status = 0 RETURNING id"
+        params = [
+            worker,
+            ops.adapt_datetimefield_value(lease_until),
+            channel,
+            ops.adapt_datetimefield_value(now),
+            limit,
+        ]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""UPDATE {d} SET status = 1, lease_owner = %s, lease_until = %s, attempts = attempts + 1
-                WHERE id IN ({pick}) AND status = 0
-                RETURNING id""",
-            [
-                worker,
-                ops.adapt_datetimefield_value(lease_until),
-                channel,
-                ops.adapt_datetimefield_value(now),
-                limit,
-            ],
-        )
+        cursor.execute(sql, params)
         ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return []
