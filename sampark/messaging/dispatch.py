@@ -267,6 +267,7 @@ async def send_all(
     attempts: dict[int, int],
     limiter: rate.SenderLimiter,
     concurrency: int,
+    pacer: rate.Pacer | None = None,
 ) -> list[Outcome]:
     """Send ``items`` with up to ``concurrency`` in flight, taking rate permits as they go out.
     Every item gets an :class:`Outcome`; unexpected exceptions count as transient errors."""
@@ -294,6 +295,8 @@ async def send_all(
     step = limiter.weight
     for start in range(0, len(items), step):
         chunk = items[start : start + step]
+        if pacer is not None:
+            await pacer.wait(len(chunk))
         await limiter.acquire(len(chunk))
         for item in chunk:
             await slots.acquire()
@@ -431,6 +434,7 @@ def dispatch_channel(
     concurrency = concurrency or settings.SAMPARK_DISPATCH_CONCURRENCY
     limit = transport.limit
     limiter = rate.limiter_for(transport.sender, limit.count, limit.per_seconds)
+    pacer = rate.Pacer(limit)
     renderer = Renderer(transport)
     started = time.perf_counter()
 
@@ -447,7 +451,9 @@ def dispatch_channel(
             items = renderer.outgoing(rows)
             attempts = {r.id: r.attempts for r in rows}
             assert loop.session is not None
-            sending = loop.submit(send_all(transport, loop.session, items, attempts, limiter, concurrency))
+            sending = loop.submit(
+                send_all(transport, loop.session, items, attempts, limiter, concurrency, pacer)
+            )
             more = time.perf_counter() - started < budget_s
             upcoming = claim_next() if more else []
             outcomes = sending.result()
