@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,17 +35,25 @@ class Pacer:
     schedule land within 1 % of it. A worker that fell behind (between batches, say) starts a fresh
     schedule rather than bursting to catch up."""
 
-    def __init__(self, limit: Limit) -> None:
+    def __init__(
+        self,
+        limit: Limit,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.interval = limit.per_seconds / limit.count
         self.next_at: float | None = None
+        self.clock = clock
+        self.sleep = sleep
 
     async def wait(self, n: int) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        """Return when the next ``n`` sends may go."""
+        now = self.clock() if self.clock else asyncio.get_running_loop().time()
         if self.next_at is None or self.next_at < now - self.interval:
             self.next_at = now
         if self.next_at > now:
-            await asyncio.sleep(self.next_at - now)
+            await self.sleep(self.next_at - now)
         self.next_at += n * self.interval
 
 

@@ -1,0 +1,61 @@
+"""Pacing: a worker's sends leave on an even schedule at exactly the sender's limit."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sampark.messaging.rate import Pacer, permits_per_take
+from sampark.transports.base import Limit
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sent: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_it_spaces_sends_evenly_at_the_limit_and_never_bursts():
+    clock = FakeClock()
+    pacer = Pacer(Limit(80), clock=clock.time, sleep=clock.sleep)
+
+    async def send(n: int) -> None:
+        for _ in range(n):
+            await pacer.wait(1)
+            clock.sent.append(clock.now)
+            clock.now += 0.001  # each send takes a millisecond of the loop's time
+
+    asyncio.run(send(800))
+    gaps = {round(b - a, 6) for a, b in zip(clock.sent, clock.sent[1:], strict=False)}
+    assert gaps == {0.0125}
+    assert abs((len(clock.sent) - 1) / (clock.sent[-1] - clock.sent[0]) - 80) < 1e-6
+
+
+def test_a_worker_that_fell_behind_starts_afresh_instead_of_bursting():
+    clock = FakeClock()
+    pacer = Pacer(Limit(10), clock=clock.time, sleep=clock.sleep)
+
+    async def run() -> list[float]:
+        times = []
+        for _ in range(3):
+            await pacer.wait(1)
+            times.append(clock.now)
+        clock.now += 5.0  # recording a batch, say
+        for _ in range(3):
+            await pacer.wait(1)
+            times.append(clock.now)
+        return times
+
+    times = asyncio.run(run())
+    assert [round(t - times[0], 3) for t in times] == [0.0, 0.1, 0.2, 5.2, 5.3, 5.4]
+
+
+def test_fast_senders_take_permits_in_groups():
+    assert permits_per_take(Limit(80)) == 1
+    assert permits_per_take(Limit(1000)) == 10
+    assert permits_per_take(Limit(100_000)) == 50
