@@ -386,3 +386,24 @@ def test_start_resubscribes_help_answers_and_a_replay_does_nothing_twice():
     assert len(replies) == 3
     assert replies[1].startswith("Welcome back") and replies[2].startswith("Reply STOP")
     assert InboundMessage.objects.count() == 3
+
+
+def test_an_audience_with_tags_reaches_only_people_carrying_one_of_them():
+    tree = build_bihar()
+    student, teacher, untagged = (register(i, tree.booth, channels=[Channel.SMS]) for i in (1, 2, 3))
+    people.tags_set(person=student, names=["Student ", "student", "Mahila Morcha"])
+    people.tags_set(person=teacher, names=["teacher"])
+
+    broadcast = services.broadcast_create(
+        by=EVERYTHING,
+        message=message(),
+        units=["state"],
+        channels=["sms"],
+        tags=["STUDENT", "mahila  morcha"],
+    )
+
+    assert set(Delivery.objects.filter(broadcast=broadcast).values_list("person_id", flat=True)) == {
+        student.pk
+    }
+    assert sorted(student.tags.values_list("name", flat=True)) == ["Mahila Morcha", "Student"]
+    assert untagged.pk not in {student.pk, teacher.pk}

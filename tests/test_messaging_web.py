@@ -243,6 +243,10 @@ def test_it_counts_recipients_per_channel_live(world):
     bad = client.post(url, compose_data(units=[], more_units="block:99999"), HTTP_HX_REQUEST="true")
     assert "block:99999" in errors(bad)["more_units"]
 
+    people.tags_set(person=world.sms_only, names=["Student"])
+    tagged = client.post(url, compose_data(tags="student, teacher", channels=["sms"]), HTTP_HX_REQUEST="true")
+    assert counts(tagged) == {"sms": 1}
+
 
 def test_it_previews_each_language_with_sms_parts(world):
     long_hindi = "क" * 71  # UCS-2: 70 characters fit one SMS

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sampark.core.text import clean
 from sampark.people.coverage import UnknownUnit, parse_unit
-from sampark.people.models import ContactPoint, Post
+from sampark.people.models import ContactPoint, Person, Post
 from sampark.people.scope import Action, Scope, scope_for
 from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
 
@@ -83,6 +85,12 @@ def recipients(audience: Audience, *, sender: Any) -> QuerySet[ContactPoint]:
             .values("person_id")
         )
         points = points.filter(person_id__in=holders)
+    if audience.tags:
+        # Tag names match in any case, as they are unique in any case.
+        tagged = Person.tags.through.objects.annotate(tag_name=Lower("tag__name")).filter(
+            tag_name__in=[clean(t).lower() for t in audience.tags]
+        )
+        points = points.filter(person_id__in=tagged.values("person_id"))
     return points
 
 

@@ -72,6 +72,12 @@ class AudienceForm(forms.Form):
         help_text=_("None selected: everyone in the areas."),
         widget=forms.SelectMultiple(attrs={"size": len(Role.choices)}),
     )
+    tags = forms.CharField(
+        label=_("Only people with these tags"),
+        required=False,
+        max_length=500,
+        help_text=_("Tag names separated by commas; empty: any."),
+    )
     channels = forms.MultipleChoiceField(
         label=_("Channels"),
         widget=forms.CheckboxSelectMultiple,
@@ -112,6 +118,7 @@ class AudienceForm(forms.Form):
         if not keys and not self.has_error("more_units"):
             self.add_error("units", _("choose at least one unit"))
         data["unit_keys"] = keys
+        data["tag_names"] = [clean(t) for t in (data.get("tags") or "").split(",") if clean(t)]
         return data
 
     def audience(self) -> Audience:
@@ -120,6 +127,7 @@ class AudienceForm(forms.Form):
         return Audience(
             units=data["unit_keys"],
             roles=list(data.get("roles") or []),
+            tags=list(data.get("tag_names") or []),
             channels=list(data.get("channels") or []),
             one_channel=bool(data.get("one_channel")),
         )

@@ -58,11 +58,13 @@ class Message(models.Model):
 
 class Audience(models.Model):
     """Who receives a broadcast: people placed under ``units`` (unit keys like ``district:2``), holding
-    one of ``roles`` (any role when empty), reached on ``channels`` — every consented channel, or only
+    one of ``roles`` (any role when empty), carrying one of ``tags`` (tag names; any when empty),
+    reached on ``channels`` — every consented channel, or only
     the first in that order each person has (``one_channel``). Only live consent counts."""
 
     units = models.JSONField(_("units"), default=list)
     roles = models.JSONField(_("posts"), default=list, blank=True)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
     channels = models.JSONField(_("channels"), default=list)
     one_channel = models.BooleanField(_("only the first channel each person has"), default=False)
 

@@ -41,6 +41,7 @@ def broadcast_create(
     units: list[str],
     channels: list[str],
     roles: list[str] | None = None,
+    tags: list[str] | None = None,
     one_channel: bool = False,
     scheduled_at: datetime.datetime | None = None,
 ) -> Broadcast:
@@ -65,7 +66,11 @@ def broadcast_create(
         if message.pk is None:
             message.save()
         audience = Audience.objects.create(
-            units=list(units), roles=list(roles or []), channels=list(channels), one_channel=one_channel
+            units=list(units),
+            roles=list(roles or []),
+            tags=list(tags or []),
+            channels=list(channels),
+            one_channel=one_channel,
         )
         try:
             points = audiences.recipients(audience, sender=scope)

@@ -94,6 +94,7 @@ def broadcast_compose(request: HttpRequest) -> HttpResponse:
                     units=data["unit_keys"],
                     channels=data["channels"],
                     roles=data["roles"],
+                    tags=data["tag_names"],
                     one_channel=data["one_channel"],
                     scheduled_at=data["scheduled_at"],
                 )

@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 
 from . import selectors, services
 from .forms import PersonAdminForm, PostAddForm, PostChangeForm
-from .models import COUNTED_ROLES, Consent, ContactPoint, Person, Post
+from .models import COUNTED_ROLES, Consent, ContactPoint, Person, Post, Tag
 from .scope import Action, scope_for
 
 TIMESTAMPS = ("created_at", "updated_at")
@@ -61,6 +61,14 @@ def _recount_after_deleting(
     return list(posts.filter(condition).values_list("booth_id", flat=True).distinct())
 
 
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """Labels hold no personal data: any staff member with the permission may manage them."""
+
+    search_fields = ("name",)
+    list_display = ("name",)
+
+
 @admin.register(Person)
 class PersonAdmin(ScopedAdmin):
     form = PersonAdminForm
@@ -71,7 +79,7 @@ class PersonAdmin(ScopedAdmin):
     # the field is declared so the admin offers a search box and person autocomplete.
     search_fields = ("name",)
     search_help_text = _("Name in Hindi or English, booth code, or the last digits of a mobile number")
-    autocomplete_fields = ("home_booth",)
+    autocomplete_fields = ("home_booth", "tags")
     raw_id_fields = ("referred_by", "user")
     readonly_fields = ("shown_phone", "name_key", "login", *TIMESTAMPS)
     show_full_result_count = False
@@ -89,6 +97,7 @@ class PersonAdmin(ScopedAdmin):
             "gender",
             "language",
             "home_booth",
+            "tags",
             "referred_by",
             login,
             *TIMESTAMPS,

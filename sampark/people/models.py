@@ -21,6 +21,7 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -49,6 +50,22 @@ class Source(models.TextChoices):
     IMPORT = "import", _("Import")
     CHAT = "chat", _("Chat")
     REFERRAL = "referral", _("Referral")
+
+
+class Tag(models.Model):
+    """A free label on people ("student", "mahila morcha", "social media team") that audiences can
+    choose. Names are stored cleaned (NFC, spaces) and unique regardless of case."""
+
+    name = models.CharField(_("name"), max_length=60)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_name_unique_any_case")]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class PersonQuerySet(ScopedQuerySet["Person"]):
@@ -93,6 +110,7 @@ class Person(TimeStamped):
         related_name="person",
         verbose_name=_("login"),
     )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="people", verbose_name=_("tags"))
 
     objects = PersonQuerySet.as_manager()
 

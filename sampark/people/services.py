@@ -30,6 +30,7 @@ from .models import (
     Person,
     Post,
     Source,
+    Tag,
 )
 from .phones import InvalidPhone, normalise_mobile
 
@@ -407,3 +408,18 @@ def booths_with_posts_changing_on(day: datetime.date) -> list[int]:
         .values_list("booth_id", flat=True)
         .distinct()
     )
+
+
+@transaction.atomic
+def tags_set(*, person: Person, names: Iterable[str]) -> list[Tag]:
+    """Give ``person`` exactly these tags (created when new; names cleaned, matched in any case)."""
+    tags: list[Tag] = []
+    for raw in names:
+        name = clean(raw)[:60]
+        if not name:
+            continue
+        tag = Tag.objects.filter(name__iexact=name).first() or Tag.objects.create(name=name)
+        if tag not in tags:
+            tags.append(tag)
+    person.tags.set(tags)
+    return tags
