@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from sampark.core.text import clean
 from sampark.people.coverage import UnknownUnit, parse_unit
-from sampark.people.models import ContactPoint, Person, Post
+from sampark.people.models import ContactPoint, Person, Post, Tag
 from sampark.people.scope import Action, Scope, scope_for
 from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
 
@@ -87,9 +87,10 @@ def recipients(audience: Audience, *, sender: Any) -> QuerySet[ContactPoint]:
         points = points.filter(person_id__in=holders)
     if audience.tags:
         # Tag names match in any case, as they are unique in any case.
-        tagged = Person.tags.through.objects.annotate(tag_name=Lower("tag__name")).filter(
-            tag_name__in=[clean(t).lower() for t in audience.tags]
+        tags = Tag.objects.annotate(key=Lower("name")).filter(
+            key__in=[clean(t).lower() for t in audience.tags]
         )
+        tagged = Person.tags.through.objects.filter(tag__in=tags)
         points = points.filter(person_id__in=tagged.values("person_id"))
     return points
 
