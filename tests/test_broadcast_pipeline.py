@@ -407,3 +407,29 @@ def test_an_audience_with_tags_reaches_only_people_carrying_one_of_them():
     }
     assert sorted(student.tags.values_list("name", flat=True)) == ["Mahila Morcha", "Student"]
     assert untagged.pk not in {student.pk, teacher.pk}
+
+
+def test_a_recipients_next_message_waits_for_the_providers_per_recipient_spacing():
+    tree = build_bihar()
+    a, b = (register(i, tree.booth, channels=[Channel.SMS]) for i in (1, 2))
+    first = services.broadcast_create(
+        by=EVERYTHING, message=message("पहला"), units=["state"], channels=["sms"]
+    )
+    second = services.broadcast_create(
+        by=EVERYTHING, message=message("दूसरा"), units=["state"], channels=["sms"]
+    )
+    transport = Scripted()
+    transport.per_recipient_seconds = 30.0  # type: ignore[misc]
+
+    stats = dispatch.dispatch_channel("sms", transport=transport)
+
+    # One message per person: the second broadcast's rows wait their turn, unclaimed and unattempted.
+    assert sorted(m.address for m in Scripted.calls) == sorted([str(a.phone), str(b.phone)])
+    assert set(Delivery.objects.filter(broadcast=first).values_list("status", flat=True)) == {Status.SENT}
+    waiting = Delivery.objects.filter(broadcast=second)
+    assert set(waiting.values_list("status", "attempts")) == {(Status.QUEUED, 0)}
+    assert stats.held_until is not None and stats.held_until > timezone.now()
+    # Once the spacing has passed (pretend: the first messages went 31 s ago), they go.
+    Delivery.objects.filter(broadcast=first).update(sent_at=timezone.now() - datetime.timedelta(seconds=31))
+    Delivery.objects.filter(broadcast=second).update(next_attempt_at=timezone.now())
+    assert dispatch.dispatch_channel("sms", transport=transport).sent == 2

@@ -79,6 +79,7 @@ class DispatchStats:
     paused_sender: bool = False
     seconds: float = 0.0
     next_due: datetime.datetime | None = None
+    held_until: datetime.datetime | None = None  # when due rows were held back (closed, spacing)
     batches: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -109,12 +110,19 @@ def in_night_silence(now: datetime.datetime) -> datetime.datetime | None:
 
 
 def claim(
-    *, channel: str, worker: str, limit: int, now: datetime.datetime, replies_only: bool = False
+    *,
+    channel: str,
+    worker: str,
+    limit: int,
+    now: datetime.datetime,
+    replies_only: bool = False,
+    spacing_s: float = 0.0,
 ) -> list[Claimed]:
     """Lease up to ``limit`` due rows of ``channel``: rows of sending broadcasts whose contact point
     still has live consent, and replies — a reply (a STOP confirmation, say) only once no earlier
     message to its contact point is in flight, so it is the last thing the person gets. Each claim
-    counts as an attempt."""
+    counts as an attempt. With ``spacing_s``, a contact point sent to less than that long ago, or
+    already holding a row in flight, waits (the provider's per-recipient limit)."""
     ops = connection.ops
     d = Delivery._meta.db_table
     b = Broadcast._meta.db_table
@@ -122,6 +130,12 @@ def claim(
     lease_until = now + datetime.timedelta(seconds=settings.SAMPARK_DISPATCH_LEASE_SECONDS)
     broadcast_rows = "FALSE" if replies_only else "(b.status = 'sending' AND c.consent_live)"
     postgres = connection.vendor == "postgresql"
+    spaced = ""
+    spacing_params: list[Any] = []
+    if spacing_s > 0:
+        spaced = f"""AND NOT EXISTS (SELECT 1 FROM {d} y WHERE y.contact_point_id = d.contact_point_id
+                     AND (y.status = 1 OR (y.status >= 2 AND y.sent_at > %s)))"""
+        spacing_params = [ops.adapt_datetimefield_value(now - datetime.timedelta(seconds=spacing_s))]
     pick = f"""
         SELECT d.id FROM {d} d
         JOIN {c} c ON c.id = d.contact_point_id
@@ -130,6 +144,7 @@ def claim(
           AND ((d.broadcast_id IS NULL AND NOT EXISTS (
                     SELECT 1 FROM {d} x WHERE x.contact_point_id = d.contact_point_id AND x.status = 1))
                OR {broadcast_rows})
+          {spaced}
         ORDER BY d.next_attempt_at, d.id
         LIMIT %s{" FOR UPDATE OF d SKIP LOCKED" if postgres else ""}
     """
@@ -142,6 +157,7 @@ def claim(
         params = [
             channel,
             ops.adapt_datetimefield_value(now),
+            *spacing_params,
             limit,
             worker,
             ops.adapt_datetimefield_value(lease_until),
@@ -154,6 +170,7 @@ def claim(
             ops.adapt_datetimefield_value(lease_until),
             channel,
             ops.adapt_datetimefield_value(now),
+            *spacing_params,
             limit,
         ]
     with transaction.atomic(), connection.cursor() as cursor:
@@ -167,7 +184,20 @@ def claim(
                 FROM {d} d JOIN {c} c ON c.id = d.contact_point_id WHERE d.id IN ({marks}) ORDER BY d.id""",
             ids,
         )
-        return [Claimed(*row) for row in cursor.fetchall()]
+        rows = [Claimed(*row) for row in cursor.fetchall()]
+        if spacing_s <= 0:
+            return rows
+        # Two rows for one recipient in the same batch (two broadcasts): the later one waits its turn.
+        first: dict[str, Claimed] = {}
+        later = []
+        for row in rows:
+            if row.address in first:
+                later.append(row.id)
+            else:
+                first[row.address] = row
+        if later:
+            release(later, worker=worker, due=now + datetime.timedelta(seconds=spacing_s))
+        return list(first.values())
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -438,11 +468,23 @@ def dispatch_channel(
     renderer = Renderer(transport)
     started = time.perf_counter()
 
+    spacing = transport.per_recipient_seconds
+
     def claim_next() -> list[Claimed]:
         now = timezone.now()
         closed = in_night_silence(now) or transport.closed_until(now)
-        rows = claim(channel=channel, worker=worker, limit=batch, now=now, replies_only=closed is not None)
+        rows = claim(
+            channel=channel,
+            worker=worker,
+            limit=batch,
+            now=now,
+            replies_only=closed is not None,
+            spacing_s=spacing,
+        )
         stats.claimed += len(rows)
+        if not rows:
+            # Due rows that were not claimed wait for the window to open, or for their recipient's turn.
+            stats.held_until = closed or (now + datetime.timedelta(seconds=max(1.0, spacing)))
         return rows
 
     with SendLoop(concurrency) as loop:
@@ -475,10 +517,11 @@ def dispatch_channel(
     return stats
 
 
-def release(ids: list[int], *, worker: str) -> None:
-    """Give claimed rows back unsent (the claim's attempt does not count)."""
+def release(ids: list[int], *, worker: str, due: datetime.datetime | None = None) -> None:
+    """Give claimed rows back unsent (the claim's attempt does not count), due at ``due`` if given."""
+    extra = {} if due is None else {"next_attempt_at": due}
     Delivery.objects.filter(pk__in=ids, status=Status.SENDING, lease_owner=worker).update(
-        status=Status.QUEUED, lease_owner="", lease_until=None, attempts=F("attempts") - 1
+        status=Status.QUEUED, lease_owner="", lease_until=None, attempts=F("attempts") - 1, **extra
     )
 
 

@@ -39,6 +39,9 @@ def dispatch(channel: str) -> dict[str, int]:
             dispatch(channel)  # more is due: hand over to a fresh task (others get a turn between)
         elif stats.next_due > now:
             dispatch.schedule((channel,), eta=stats.next_due)
+        elif stats.held_until is not None:
+            # Due but held back (night silence, the SMS window, a recipient's turn): come back then.
+            dispatch.schedule((channel,), eta=max(stats.held_until, now))
     if stats.claimed:
         log.info(
             "dispatch %s: %d claimed, %d sent, %d retried, %d failed in %.1f s",

@@ -103,6 +103,10 @@ class Transport(ABC):
     async def send(self, session: aiohttp.ClientSession, message: Outgoing) -> str:
         """Send one message; return the provider's message id or raise :class:`TransportError`."""
 
+    #: Seconds between two messages to the same recipient (Telegram: 1 per chat per second; WhatsApp:
+    #: about one per 6 s per user, error 131056). The dispatcher holds a recipient's next message back.
+    per_recipient_seconds: ClassVar[float] = 0.0
+
     def closed_until(self, now: datetime.datetime) -> datetime.datetime | None:
         """If campaign messages may not go out on this transport at ``now`` (TRAI's promotional SMS
         window, say), when they may again; None when open. The dispatcher claims nothing meanwhile."""

@@ -122,6 +122,9 @@ class TelegramTransport(Transport):
     def limit(self) -> Limit:
         return self._limit
 
+    # The Bot API allows about one message per second to the same chat.
+    per_recipient_seconds = 1.0
+
     def max_length(self) -> int:
         return MAX_TEXT
 

@@ -136,6 +136,9 @@ class WhatsApp(Transport):
     def limit(self) -> Limit:
         return self._limit
 
+    # The Cloud API's pair rate limit: about one message per 6 s to the same user (error 131056).
+    per_recipient_seconds = 6.0
+
     def max_length(self) -> int | None:
         return TEXT_MAX
 
