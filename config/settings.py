@@ -88,6 +88,8 @@ INSTALLED_APPS = [
     "sampark.people",
     "sampark.transports",
     "sampark.messaging",
+    "sampark.content",
+    "sampark.streams",
 ]
 
 MIDDLEWARE = [

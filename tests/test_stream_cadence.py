@@ -1,0 +1,163 @@
+"""Streams on a frozen clock: 30 simulated minutes of a 20–30 s stream publish within bounds, in active
+hours only; a ticker that dies mid-publication and a restarted one give no duplicate and no lost tick."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import zoneinfo
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db.models import Count
+
+from sampark.content import services as content
+from sampark.content.models import Item
+from sampark.people.scope import EVERYTHING
+from sampark.streams import services, ticker
+from sampark.streams.models import Stream, Tick, TickerLease
+from tests.test_web_territory import build_bihar
+
+pytestmark = pytest.mark.django_db
+IST = zoneinfo.ZoneInfo("Asia/Kolkata")
+NOON = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=IST)
+
+
+def approved_items(n: int) -> list[Item]:
+    users = get_user_model().objects
+    writer = users.create_user("writer", password="a long enough passphrase")
+    reviewer = users.create_user("reviewer", password="a long enough passphrase")
+    items = []
+    for i in range(n):
+        item = content.item_create(by=writer, text_hi=f"नारा {i}", text_en=f"Slogan {i}")
+        content.item_submit(item=item, by=writer)
+        items.append(content.item_approve(item=item, by=reviewer))
+    return items
+
+
+def run_for(minutes: float, start: datetime.datetime, step_s: float = 0.5) -> datetime.datetime:
+    """Call the ticker the way its loop does, every ``step_s`` of simulated time."""
+    now = start
+    end = start + datetime.timedelta(minutes=minutes)
+    while now < end:
+        services.publish_due(now=now)
+        now += datetime.timedelta(seconds=step_s)
+    return now
+
+
+def test_thirty_simulated_minutes_publish_every_20_to_30_seconds_each_tick_once():
+    tree = build_bihar()
+    items = approved_items(4)
+    stream = services.stream_create(
+        by=EVERYTHING, name="Booth chalo", unit=tree.champaran, items=items, now=NOON
+    )
+
+    run_for(30, NOON)
+
+    ticks = list(Tick.objects.filter(stream=stream).order_by("number"))
+    assert [t.number for t in ticks] == list(range(1, len(ticks) + 1))
+    gaps = [(b.due_at - a.due_at).total_seconds() for a, b in itertools.pairwise(ticks)]
+    assert all(20 <= g <= 30 for g in gaps), (min(gaps), max(gaps))
+    assert 1800 / 30 <= len(ticks) <= 1800 / 20 + 1
+    # Jittered, not a metronome: the gaps spread over the range.
+    assert max(gaps) - min(gaps) > 5
+    # Published within one ticker step of being due, and in order of the queue.
+    assert all(0 <= t.lateness_ms <= 500 for t in ticks)
+    assert [t.item_id for t in ticks[:8]] == [i.pk for i in items] * 2
+
+
+def test_nothing_is_published_outside_active_hours():
+    tree = build_bihar()
+    late = datetime.datetime(2026, 11, 27, 21, 58, tzinfo=IST)
+    stream = services.stream_create(
+        by=EVERYTHING, name="Night", unit=tree.state, items=approved_items(2), now=late
+    )
+    run_for(10, late)
+    published = [t.published_at.astimezone(IST) for t in Tick.objects.filter(stream=stream)]
+    assert published and all(p.time() < datetime.time(22, 0) for p in published)
+    stream.refresh_from_db()
+    assert stream.next_tick_at.astimezone(IST) == datetime.datetime(2026, 11, 28, 6, 0, tzinfo=IST)
+
+
+def test_a_rotating_stream_repeats_nothing_within_its_window():
+    tree = build_bihar()
+    items = approved_items(6)
+    stream = services.stream_create(
+        by=EVERYTHING,
+        name="Mix",
+        unit=tree.state,
+        items=items,
+        order=Stream.Order.ROTATING,
+        no_repeat_within=4,
+        now=NOON,
+    )
+    run_for(10, NOON)
+    chosen = list(Tick.objects.filter(stream=stream).order_by("number").values_list("item_id", flat=True))
+    assert len(chosen) >= 20
+    assert all(len(set(chosen[i : i + 5])) == 5 for i in range(len(chosen) - 4))
+
+
+def test_a_crash_mid_publication_and_a_restart_give_no_duplicate_and_no_lost_tick(monkeypatch):
+    tree = build_bihar()
+    stream = services.stream_create(
+        by=EVERYTHING, name="Crash", unit=tree.state, items=approved_items(3), now=NOON
+    )
+    run_for(5, NOON)
+    before = Tick.objects.filter(stream=stream).count()
+
+    # The worker dies inside a publication: after the tick row is written, before the commit.
+    stream.refresh_from_db()
+    due = stream.next_tick_at
+    original = services.following
+
+    def die(*args, **kwargs):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(services, "following", die)
+    with pytest.raises(SystemExit):
+        services.publish_due(now=due)
+    monkeypatch.setattr(services, "following", original)
+    assert Tick.objects.filter(stream=stream).count() == before  # rolled back with the transaction
+
+    # The worker is down for 40 s, then a new one runs: the missed ticks come out late, once each.
+    restart = due + datetime.timedelta(seconds=40)
+    run_for(5, restart)
+    ticks = list(Tick.objects.filter(stream=stream).order_by("number"))
+    assert [t.number for t in ticks] == list(range(1, len(ticks) + 1))
+    assert ticks[before].due_at == due and ticks[before].lateness_ms == 40_000
+    # Two tickers at the same moment publish a due tick once.
+    stream.refresh_from_db()
+    due = stream.next_tick_at
+    first, second = services.publish_due(now=due), services.publish_due(now=due)
+    assert len(first) == 1 and second == []
+    assert not Tick.objects.values("stream", "number").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+def test_one_ticker_loop_holds_the_lease_and_a_dead_ones_lease_expires():
+    start = NOON
+    assert ticker.take_lease("a", start)
+    assert not ticker.take_lease("b", start + datetime.timedelta(seconds=1))
+    assert ticker.take_lease("a", start + datetime.timedelta(seconds=2))  # renewed
+    # "a" died: five seconds after its last renewal the lease is free for "b".
+    assert ticker.take_lease("b", start + datetime.timedelta(seconds=7.5))
+    assert TickerLease.objects.get().owner == "b"
+
+
+def test_the_loop_publishes_on_time_with_a_fake_clock():
+    tree = build_bihar()
+    stream = services.stream_create(
+        by=EVERYTHING, name="Loop", unit=tree.state, items=approved_items(2), now=NOON
+    )
+    clock = {"t": 0.0}
+
+    def now():
+        return NOON + datetime.timedelta(seconds=clock["t"])
+
+    def sleep(s):
+        clock["t"] += s
+
+    published = ticker.run(seconds=120, owner="loop", clock=now, sleep=sleep, monotonic=lambda: clock["t"])
+    ticks = Tick.objects.filter(stream=stream)
+    assert published == ticks.count() >= 4
+    assert max(t.lateness_ms for t in ticks) <= 1  # it sleeps until the next due time, not a fixed step
+    assert ticker.lease_free(now())  # released on the way out
