@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "sampark.messaging",
     "sampark.content",
     "sampark.streams",
+    "sampark.feed",
 ]
 
 MIDDLEWARE = [
