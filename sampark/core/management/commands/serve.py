@@ -29,7 +29,11 @@ class Command(BaseCommand):
             "--web-workers", type=int, default=int(os.environ.get("SAMPARK_WEB_WORKERS", "2"))
         )
         parser.add_argument(
-            "--task-workers", type=int, default=int(os.environ.get("SAMPARK_TASK_WORKERS", "2"))
+            # Threads: the stream ticker holds one for good, dispatch runs take others (mostly waiting
+            # on the network).
+            "--task-workers",
+            type=int,
+            default=int(os.environ.get("SAMPARK_TASK_WORKERS", "4")),
         )
         parser.add_argument(
             "--seed-demo", action="store_true", help="build the small demo if the database is empty"
