@@ -13,7 +13,7 @@ from django.db.models import Count
 
 from sampark.content import services as content
 from sampark.content.models import Item
-from sampark.people.scope import EVERYTHING
+from sampark.people.scope import EVERYTHING, Scope
 from sampark.streams import services, ticker
 from sampark.streams.models import Stream, Tick, TickerLease
 from tests.test_web_territory import build_bihar
@@ -161,3 +161,30 @@ def test_the_loop_publishes_on_time_with_a_fake_clock():
     assert published == ticks.count() >= 4
     assert max(t.lateness_ms for t in ticks) <= 1  # it sleeps until the next due time, not a fixed step
     assert ticker.lease_free(now())  # released on the way out
+
+
+def test_only_coordinators_of_the_streams_area_may_pause_or_resume_it():
+    tree = build_bihar()
+    stream = services.stream_create(
+        by=EVERYTHING, name="District", unit=tree.champaran, items=approved_items(1), now=NOON
+    )
+    elsewhere = Scope(districts=frozenset({tree.patna.pk}), rank=50)
+    with pytest.raises(services.StreamError) as refused:
+        services.stream_pause(stream=stream, by=elsewhere)
+    assert refused.value.field == "unit"
+    assert Stream.objects.get(pk=stream.pk).status == Stream.Status.ACTIVE
+    paused = services.stream_pause(stream=stream, by=Scope(districts=frozenset({tree.champaran.pk}), rank=50))
+    assert (paused.status, paused.next_tick_at) == (Stream.Status.PAUSED, None)
+    assert services.publish_due(now=NOON + datetime.timedelta(hours=1)) == []
+    resumed = services.stream_resume(stream=stream, by=EVERYTHING, now=NOON + datetime.timedelta(hours=1))
+    assert resumed.next_tick_at == NOON + datetime.timedelta(hours=1)
+
+
+def test_ticks_due_together_each_record_their_own_lateness():
+    tree = build_bihar()
+    items = approved_items(1)
+    for n in range(3):
+        services.stream_create(by=EVERYTHING, name=f"S{n}", unit=tree.state, items=items, now=NOON)
+    stamps = iter([NOON + datetime.timedelta(milliseconds=ms) for ms in (5, 40, 90)])
+    services.publish_due(now=NOON, clock=lambda: next(stamps))
+    assert sorted(Tick.objects.values_list("lateness_ms", flat=True)) == [5, 40, 90]

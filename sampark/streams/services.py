@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, transaction
@@ -116,9 +116,21 @@ def pick_item(stream: Stream, number: int) -> int | None:
 # --- publishing ------------------------------------------------------------------------------------
 
 
-def publish_due(*, now: datetime.datetime | None = None, limit: int = 200) -> list[Tick]:
-    """Publish every tick that is due at ``now`` (each in its own transaction); returns them."""
-    now = now or timezone.now()
+def publish_due(
+    *,
+    now: datetime.datetime | None = None,
+    clock: Callable[[], datetime.datetime] | None = None,
+    limit: int = 200,
+) -> list[Tick]:
+    """Publish every tick due at ``now`` (each in its own transaction); returns them.
+
+    Each tick is stamped with ``clock()`` when its transaction runs (default: the real time), so when
+    several fall due together the later ones show their true lateness; a frozen ``now`` (tests) stamps
+    them all with it.
+    """
+    frozen = now
+    stamp = clock or ((lambda: frozen) if frozen is not None else timezone.now)
+    now = now or stamp()
     due = list(
         Stream.objects.filter(status=Stream.Status.ACTIVE, next_tick_at__lte=now)
         .order_by("next_tick_at")
@@ -126,7 +138,7 @@ def publish_due(*, now: datetime.datetime | None = None, limit: int = 200) -> li
     )
     published = []
     for pk in due:
-        tick = _publish(pk, now)
+        tick = _publish(pk, stamp())
         if tick is not None:
             published.append(tick)
     return published
@@ -245,14 +257,28 @@ def stream_create(
     return stream
 
 
-def stream_pause(*, stream: Stream) -> Stream:
+def unit_of(stream: Stream) -> Any:
+    """The territory unit a stream is for."""
+    return getattr(stream, stream.level)
+
+
+def _may_manage(by: Any, stream: Stream) -> None:
+    scope = by if isinstance(by, Scope) else scope_for(by, Action.BROADCAST)
+    if not scope.contains(unit_of(stream)):
+        raise StreamError("unit", _("only coordinators of this stream's area may pause or resume it"))
+
+
+def stream_pause(*, stream: Stream, by: Any) -> Stream:
+    """No more ticks until resumed; ``by`` needs BROADCAST scope over the stream's unit."""
+    _may_manage(by, stream)
     Stream.objects.filter(pk=stream.pk).update(status=Stream.Status.PAUSED, next_tick_at=None)
     stream.refresh_from_db()
     return stream
 
 
-def stream_resume(*, stream: Stream, now: datetime.datetime | None = None) -> Stream:
+def stream_resume(*, stream: Stream, by: Any, now: datetime.datetime | None = None) -> Stream:
     """Running again, first tick due now (or when the active hours begin)."""
+    _may_manage(by, stream)
     now = now or timezone.now()
     with transaction.atomic():
         stream = Stream.objects.select_for_update().get(pk=stream.pk)

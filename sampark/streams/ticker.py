@@ -63,7 +63,7 @@ def run(
             now = clock()
             if not take_lease(owner, now):
                 break
-            published += len(services.publish_due(now=now))
+            published += len(services.publish_due(now=now, clock=clock))
             nxt = services.next_due_at()
             wait = POLL_S if nxt is None else (nxt - clock()).total_seconds()
             sleep(min(POLL_S, max(0.0, wait), max(0.0, end - monotonic())))
