@@ -29,6 +29,9 @@ class FeedLink(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The newest tick this person's feed has shown (tick ids grow in publication order): views of ticks
+    # above it are first views and counted in TickReach; rotation carries it over to the new link.
+    seen_tick_id = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("feed link")
