@@ -110,3 +110,16 @@ def test_the_slogan_import_checks_every_row_writes_nothing_on_error_and_skips_kn
     assert Item.objects.count() == 2
     assert Item.objects.get(text_en="Booth chalo").ai_generated
     assert set(Item.objects.values_list("state", flat=True)) == {State.DRAFT}
+
+
+def test_only_web_links_are_accepted(writer):
+    with pytest.raises(services.ContentError) as script:
+        services.item_create(by=writer, text_hi="नारा", link="javascript:alert(1)")
+    assert script.value.field == "link"
+    with pytest.raises(services.ContentError) as data:
+        services.item_create(by=writer, text_hi="नारा", image_url="data:image/png;base64,AAAA")
+    assert data.value.field == "image_url"
+    assert (
+        services.item_create(by=writer, text_hi="नारा", link="https://example.org/r").link
+        == "https://example.org/r"
+    )

@@ -360,8 +360,10 @@ def test_it_offers_no_facebook_without_a_link_and_gives_telegram_the_text_as_its
 
 
 def test_it_never_turns_a_non_web_link_into_an_address(client, campaign):
-    item = campaign.editors.approved(
-        "बूथ चलो", link="javascript:alert(document.cookie)", image_url="data:image/png;base64,AAAA"
+    item = campaign.editors.approved("बूथ चलो")
+    # The content services refuse such links; a row written some other way must still be harmless here.
+    Item.objects.filter(pk=item.pk).update(
+        link="javascript:alert(document.cookie)", image_url="data:image/png;base64,AAAA"
     )
     streams.stream_create(by=EVERYTHING, name="odd", unit=campaign.tree.booth, items=[item], now=NOON)
     tick = next(t for t in campaign.publish(NOON) if t.item_id == item.pk)

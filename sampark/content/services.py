@@ -69,6 +69,10 @@ def check_rules(item: Item) -> None:
     for name in ("text_hi", "text_en"):
         if len(getattr(item, name)) > MAX_TEXT:
             raise ContentError(name, _("at most %(n)s characters") % {"n": MAX_TEXT})
+    for name in ("link", "image_url", "video_url", "source_url"):
+        value = getattr(item, name)
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ContentError(name, _("links must start with https:// or http://"))
     if item.factual_claim and not (item.source_url and item.source_note):
         raise ContentError("source_url", _("a factual claim needs its source: a link and a note"))
     if item.paid_advertisement and not item.mcmc_certificate:
