@@ -188,3 +188,40 @@ def test_ticks_due_together_each_record_their_own_lateness():
     stamps = iter([NOON + datetime.timedelta(milliseconds=ms) for ms in (5, 40, 90)])
     services.publish_due(now=NOON, clock=lambda: next(stamps))
     assert sorted(Tick.objects.values_list("lateness_ms", flat=True)) == [5, 40, 90]
+
+
+def test_a_tick_goes_to_its_telegram_channels_once_retrying_a_flood(
+    settings, django_capture_on_commit_callbacks
+):
+    from sampark.streams.models import ChannelPost
+    from sampark.streams.tasks import post_to_channels
+    from sampark.transports import registry
+    from sampark.transports.fakes.telegram import FakeTelegram
+
+    fake = FakeTelegram("123456:" + "A" * 35, faults=["flood", None, None])
+    with fake.serve() as server:
+        settings.SAMPARK_TELEGRAM_BOT_TOKEN = "123456:" + "A" * 35
+        settings.SAMPARK_TELEGRAM_WEBHOOK_SECRET = "s" * 32
+        settings.SAMPARK_TELEGRAM_API_BASE = server.url
+        registry.reset()
+        try:
+            tree = build_bihar()
+            stream = services.stream_create(
+                by=EVERYTHING, name="Channel", unit=tree.state, items=approved_items(1),
+                telegram_chats=["@booth_chalo", "-100200300"], now=NOON,
+            )  # fmt: skip
+            with django_capture_on_commit_callbacks() as callbacks:
+                (tick,) = services.publish_due(now=NOON)
+            assert len(callbacks) == 1  # posting is enqueued after the tick commits
+            assert post_to_channels.call_local(tick.pk) == 1  # one went, one hit the flood limit
+            flooded = ChannelPost.objects.get(status=ChannelPost.Status.QUEUED)
+            assert flooded.attempts == 1 and flooded.error  # the flood, kept with the row
+            assert post_to_channels.call_local(tick.pk) == 1  # the retry
+            assert post_to_channels.call_local(tick.pk) == 0  # nothing left: nothing posted twice
+        finally:
+            registry.reset()
+    assert sorted(r.payload["chat_id"] for r in fake.sent) == ["-100200300", "@booth_chalo"]
+    assert all(r.payload["text"].startswith("नारा 0") for r in fake.sent)
+    assert set(ChannelPost.objects.filter(tick__stream=stream).values_list("status", flat=True)) == {
+        ChannelPost.Status.SENT
+    }
