@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from sampark.feed import selectors, services
 from sampark.feed.models import Assignment, AssignmentContact
@@ -26,6 +28,12 @@ from tests.test_web_territory import Tree, build_bihar
 pytestmark = pytest.mark.django_db
 Status = AssignmentContact.Status
 TEMPLATE = "नमस्ते {name} जी! रविवार को बूथ पर मिलिए। {0} {name.upper} 100%"
+
+
+def hi(message: str) -> str:
+    """A UI string as the Hindi (default) pages show it."""
+    with translation.override("hi"):
+        return gettext(message)
 
 
 def booth(code: str) -> Booth:
@@ -225,7 +233,7 @@ def test_each_volunteer_sees_only_their_own_batch(harnatand, client):
     assert batch_names(mine) == ["संपर्क 01", "संपर्क 02", "संपर्क 03", "संपर्क 04"]  # one batch of 4 at a time
     assert batch_names(theirs) == ["संपर्क 05", "संपर्क 06", "संपर्क 07", "संपर्क 08"]
     assert assignment.title in mine
-    assert "0 of 6 done" in mine
+    assert hi("%(done)s of %(total)s done") % {"done": 0, "total": 6} in mine
     # Someone else's contact cannot be opened or marked through my link.
     other = row_of(assignment, "संपर्क 05")
     assert client.get(feed_url(first, f"chat/{other.pk}/")).status_code == 404
@@ -241,7 +249,7 @@ def test_the_next_contacts_come_up_as_the_batch_is_worked_through(harnatand, cli
         client.post(feed_url(token, f"mark/{row_of(assignment, name).pk}/"), {"s": "no_wa"})
     page = html(client.get(feed_url(token)))
     assert batch_names(page) == ["संपर्क 04", "संपर्क 09", "संपर्क 10"]
-    assert "3 of 6 done" in page
+    assert hi("%(done)s of %(total)s done") % {"done": 3, "total": 6} in page
 
 
 def test_it_opens_whatsapp_with_the_personalised_message(harnatand, client):
@@ -274,7 +282,7 @@ def test_it_marks_from_the_feed_with_and_without_the_script(harnatand, client):
     assert plain.status_code == 303 and plain["Location"] == f"../../#a{assignment.pk}"
     assert scripted.status_code == 200
     assert f'<li id="c{replied.pk}" data-swap>' in html(scripted)
-    assert "Replied" in html(scripted)
+    assert hi("Replied") in html(scripted)
     assert refused.status_code == 409
     sent.refresh_from_db()
     replied.refresh_from_db()

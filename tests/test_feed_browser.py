@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
 
 from sampark.feed import services, views
 from sampark.feed.models import Acknowledgement, AssignmentContact, Share
@@ -26,6 +28,12 @@ MINE = {"state", "district", "panchayat", "booth", "ai"}  # the streams of booth
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+
+
+def hi(message: str) -> str:
+    """A UI string as the Hindi (default) pages show it."""
+    with translation.override("hi"):
+        return gettext(message)
 
 
 @pytest.fixture
@@ -135,7 +143,7 @@ def test_it_shows_a_new_post_without_reload_and_records_a_whatsapp_share(browser
 
     # Copy: the text lands on the clipboard and the tap is recorded by a beacon.
     new_card.locator("[data-copy]").click()
-    expect(new_card.locator("[data-copy]")).to_have_text("Copied")
+    expect(new_card.locator("[data-copy]")).to_have_text(hi("Copied"))
     assert page.evaluate("navigator.clipboard.readText()") == "बूथ चलो 2"
     deadline = datetime.datetime.now() + datetime.timedelta(seconds=10)
     while not Share.objects.filter(target="copy").exists() and datetime.datetime.now() < deadline:
@@ -143,7 +151,7 @@ def test_it_shows_a_new_post_without_reload_and_records_a_whatsapp_share(browser
     assert Share.objects.filter(target="copy", tick=booth_tick).count() == 1
 
     # "I posted it", without a reload.
-    new_card.get_by_role("button", name="I posted it").click()
+    new_card.get_by_role("button", name=hi("I posted it")).click()
     expect(new_card.locator(".ok")).to_contain_text("✓")
     assert Acknowledgement.objects.filter(person=campaign.volunteer, tick=booth_tick).count() == 1
     assert page.evaluate("window.notReloaded") is True
@@ -154,7 +162,7 @@ def test_it_shows_a_new_post_without_reload_and_records_a_whatsapp_share(browser
     first = contacts.first
     expect(first).to_contain_text("मतदाता 1")
     with context.expect_page() as chat:
-        first.get_by_role("link", name="Open WhatsApp").click()
+        first.get_by_role("link", name=hi("Open WhatsApp")).click()
     expect(chat.value.locator("body")).to_have_text("WhatsApp (intercepted)")
     text = quote("नमस्ते मतदाता 1 जी, रविवार को बूथ पर मिलिए।", safe="")
     assert whatsapp[-1] == f"https://wa.me/919123400001?text={text}"

@@ -17,7 +17,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from sampark.feed import services
 from sampark.feed.models import FeedLink
@@ -26,6 +27,12 @@ from sampark.territory.models import Booth
 from tests.test_feed_page import NOON, Campaign, build_campaign, client_for, feed_url, html, login, register
 
 pytestmark = pytest.mark.django_db
+
+
+def hi(message: str) -> str:
+    """A UI string as the Hindi (default) pages show it."""
+    with translation.override("hi"):
+        return gettext(message)
 
 
 @pytest.fixture
@@ -144,7 +151,7 @@ def coordinators(campaign) -> dict:
 def test_it_lets_a_coordinator_issue_a_link_and_shows_it_once(client, campaign, coordinators):
     coordinator = client_for(coordinators["block"])
     url = reverse("feed:link", args=[campaign.volunteer.pk])
-    assert "No live link" in html(coordinator.get(url))
+    assert hi("No live link.") in html(coordinator.get(url))
 
     response = coordinator.post(url, {"action": "issue", "days": "30"})
 
@@ -183,7 +190,7 @@ def test_it_refuses_links_for_people_outside_the_change_scope(client, campaign, 
     peer = client_for(coordinators["peer"])  # a booth volunteer of the same booth: sees, may not change
     page = peer.get(url)
     assert page.status_code == 200
-    assert "You may not issue links for this person." in html(page)
+    assert hi("You may not issue links for this person.") in html(page)
     assert peer.post(url, {"action": "issue", "days": "30"}).status_code == 403
     assert peer.post(url, {"action": "revoke"}).status_code == 403
     assert not FeedLink.objects.exists()
