@@ -230,7 +230,7 @@ class Renderer:
                 )
                 continue
             m = self.messages[row.broadcast_id]
-            text = (m.text_hi if row.language == "hi" else m.text_en) or m.text_hi or m.text_en
+            text = m.text_for(row.language)
             if limit is not None:
                 text = text[:limit]
             result.append(

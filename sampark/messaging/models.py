@@ -55,6 +55,10 @@ class Message(models.Model):
     def __str__(self) -> str:
         return (self.text_hi or self.text_en)[:60]
 
+    def text_for(self, language: str) -> str:
+        """The text a person with ``language`` gets: theirs, else the other one."""
+        return (self.text_hi if language == "hi" else self.text_en) or self.text_hi or self.text_en
+
 
 class Audience(models.Model):
     """Who receives a broadcast: people placed under ``units`` (unit keys like ``district:2``), holding

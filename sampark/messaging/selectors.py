@@ -205,12 +205,6 @@ def channels_on() -> list[tuple[str, str]]:
     return [(channel, _channel_label(channel)) for channel in registry.CHANNELS if channel in on]
 
 
-def message_text(message: Message, language: str) -> str:
-    """The text a person with ``language`` gets (the other language when theirs is empty) — the rule of
-    ``dispatch.Renderer``, before any cut to the channel's length."""
-    return (message.text_hi if language == "hi" else message.text_en) or message.text_hi or message.text_en
-
-
 def _sms_parts() -> Callable[[str], int] | None:
     try:
         from sampark.transports.sms.transport import sms_segments
@@ -253,7 +247,7 @@ def previews(message: Message, channels: list[str]) -> list[ChannelPreview]:
         parts_of = _PARTS[channel]() if channel in _PARTS else None
         languages = []
         for language, label in (("hi", _("Hindi readers")), ("en", _("English readers"))):
-            full = message_text(message, language)
+            full = message.text_for(language)
             text = full[:limit] if limit is not None else full
             # An SMS carries the link after the text (the SMS transport's rule): count it in the parts.
             billed = f"{text} {message.link}" if message.link else text
@@ -370,7 +364,7 @@ def chat(user: Any, person: Person, *, limit: int = CHAT_LIMIT) -> list[ChatItem
                 incoming=False,
                 channel=d.channel,
                 channel_label=_channel_label(d.channel),
-                text=message_text(m, d.language) if m is not None else d.text,
+                text=m.text_for(d.language) if m is not None else d.text,
                 link=m.link if m is not None else "",
                 media_url=m.media_url if m is not None else "",
                 ai_generated=m.ai_generated if m is not None else False,
