@@ -7,6 +7,7 @@ import asyncio
 import socket
 import socketserver
 import threading
+import time
 from email.utils import parseaddr
 
 import pytest
@@ -252,3 +253,27 @@ def test_it_carries_the_email_channel_once_registered(email_settings, monkeypatc
     monkeypatch.setitem(registry.TRANSPORTS, "email", "sampark.transports.email.transport.EmailTransport")
     registry.reset()
     assert isinstance(registry.for_channel("email"), EmailTransport)
+
+
+def test_it_gives_up_on_a_server_that_accepts_and_never_answers_within_its_timeout(smtp_settings):
+    # Accepts the connection and says nothing (no greeting): before, smtplib waited forever and the
+    # worker held the row's lease until it expired.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        smtp_settings.EMAIL_PORT = silent.getsockname()[1]
+        smtp_settings.EMAIL_TIMEOUT = None  # the transport's own deadline, not Django's, bounds the send
+        started = time.monotonic()
+        error = failure(EmailTransport(from_email=FROM, rate=20, timeout_s=0.5), message())
+        took = time.monotonic() - started
+    assert (error.permanent, error.code) == (False, "timeout")
+    assert took < 2.0
+
+
+def test_it_takes_its_timeout_from_the_settings(email_settings):
+    email_settings.SAMPARK_EMAIL_TIMEOUT_SECONDS = 7
+    built = EmailTransport.from_settings(email_settings)
+    assert built is not None and built.timeout_s == 7.0
+    email_settings.SAMPARK_EMAIL_TIMEOUT_SECONDS = 0
+    with pytest.raises(ImproperlyConfigured):
+        EmailTransport.from_settings(email_settings)

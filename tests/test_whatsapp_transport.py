@@ -234,7 +234,7 @@ def test_it_treats_a_refused_connection_as_transient():
         port = probe.getsockname()[1]
     error = _failure(_transport(f"http://127.0.0.1:{port}"), _msg())
 
-    assert (error.code, error.permanent) == ("connection", False)
+    assert (error.code, error.permanent) == ("network", False)
 
 
 def test_it_keeps_the_provider_message_of_other_refusals_without_digits_that_may_be_phone_numbers():

@@ -16,6 +16,10 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from sampark.core.errors import TransportError
+
+__all__ = ["Limit", "Outgoing", "Transport", "TransportError"]
+
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
@@ -37,32 +41,6 @@ class Outgoing:
     dlt_entity_id: str = ""
     promotional: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class TransportError(Exception):
-    """A send that did not succeed.
-
-    ``permanent``: retrying the same message cannot help (bad number, not on WhatsApp, policy block).
-    ``retry_after``: seconds the provider asked us to wait (Telegram 429, WhatsApp throughput).
-    ``pause_sender``: stop every broadcast on this sender and alert (WhatsApp 131048 spam limit).
-    ``code``: the provider's error code, kept with the delivery.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        permanent: bool,
-        code: str = "",
-        retry_after: float | None = None,
-        pause_sender: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.permanent = permanent
-        self.code = code
-        self.retry_after = retry_after
-        self.pause_sender = pause_sender
 
 
 @dataclass(frozen=True, slots=True)

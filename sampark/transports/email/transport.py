@@ -5,6 +5,10 @@ thread (``asyncio.to_thread``) with its own connection: connections are not shar
 and at the default 20 messages/s the extra SMTP handshake is not the bottleneck. The provider message
 id is the ``Message-ID`` header we set ourselves, which is what bounces and replies quote back.
 
+Every send has a deadline (``SAMPARK_EMAIL_TIMEOUT_SECONDS``, else the HTTP seam's total timeout): the
+SMTP socket times out each read and write, and the whole send is abandoned when the deadline passes, so
+a server that accepts the connection and never answers costs one timeout, not a lease.
+
 Errors: a refused recipient is permanent; any other SMTP or socket failure is transient, and a failed
 login also pauses the sender (every message would fail the same way until the password is fixed).
 """
@@ -21,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
 
+from sampark.core import http
 from sampark.transports.base import Limit, Outgoing, Transport, TransportError
 
 SUBJECT_LENGTH = 80
@@ -42,7 +47,7 @@ class EmailTransport(Transport):
     kind = "email"
     channel = "email"
 
-    def __init__(self, *, from_email: str, rate: int) -> None:
+    def __init__(self, *, from_email: str, rate: int, timeout_s: float = http.TOTAL_TIMEOUT_S) -> None:
         _name, address = parseaddr(from_email)
         try:
             validate_email(address)
@@ -52,6 +57,9 @@ class EmailTransport(Transport):
             ) from None
         if rate < 1:
             raise ImproperlyConfigured("SAMPARK_EMAIL_RATE must be at least 1.")
+        if not timeout_s > 0:
+            raise ImproperlyConfigured("SAMPARK_EMAIL_TIMEOUT_SECONDS must be above 0.")
+        self.timeout_s = float(timeout_s)
         self.from_email = from_email
         self.from_address = address
         # Message-IDs in our own domain (not the worker's host name, which may not resolve at all).
@@ -63,7 +71,11 @@ class EmailTransport(Transport):
         from_email = getattr(settings, "SAMPARK_EMAIL_FROM", "") or ""
         if not from_email:
             return None
-        return cls(from_email=from_email, rate=int(getattr(settings, "SAMPARK_EMAIL_RATE", 20)))
+        return cls(
+            from_email=from_email,
+            rate=int(getattr(settings, "SAMPARK_EMAIL_RATE", 20)),
+            timeout_s=float(getattr(settings, "SAMPARK_EMAIL_TIMEOUT_SECONDS", http.TOTAL_TIMEOUT_S)),
+        )
 
     @property
     def sender(self) -> str:
@@ -87,13 +99,20 @@ class EmailTransport(Transport):
         )
 
     def _deliver(self, email: EmailMessage) -> int:
-        connection = get_connection(fail_silently=False)
+        # The socket timeout bounds every SMTP read and write (backends without sockets ignore it).
+        connection = get_connection(fail_silently=False, timeout=self.timeout_s)
         return connection.send_messages([email]) or 0
 
     async def send(self, session: aiohttp.ClientSession, message: Outgoing) -> str:
         email = self.build(message)
         try:
-            sent = await asyncio.to_thread(self._deliver, email)
+            # The overall deadline: a handshake of several slow steps must not add up past it. The
+            # thread is left to end on its own socket timeout; the row is free to be retried.
+            sent = await asyncio.wait_for(asyncio.to_thread(self._deliver, email), self.timeout_s)
+        except TimeoutError:  # the deadline, or the socket's own timeout (socket.timeout is TimeoutError)
+            raise TransportError(
+                "the mail server did not answer in time", permanent=False, code="timeout"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _text in exc.recipients.values()]
             # smtplib calls any non-2xx RCPT reply "refused"; a 4xx (greylisting, mailbox busy) is the

@@ -35,6 +35,7 @@ import aiohttp
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
+from sampark.core import http
 from sampark.transports.base import Limit, Outgoing, Transport, TransportError
 
 logger = logging.getLogger(__name__)
@@ -266,21 +267,11 @@ class SmsTransport(Transport):
         payload = self.request_for(message)  # permanent problems first: waiting for 09:00 cannot fix them
         self.check_window(message)
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        try:
-            async with session.post(self.gateway_url, json=payload, headers=headers) as response:
-                status = response.status
-                raw = await response.read()
-                retry_header = response.headers.get("Retry-After", "")
-        except TimeoutError:
-            raise TransportError(
-                "the SMS gateway did not answer in time", permanent=False, code="timeout"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(
-                f"connection to the SMS gateway failed ({type(exc).__name__})",
-                permanent=False,
-                code="network",
-            ) from None
+        answer = await http.post(
+            session, self.gateway_url, json=payload, headers=headers, service="the SMS gateway"
+        )
+        status, raw = answer.status, answer.body
+        retry_header = answer.headers.get("Retry-After", "")
         body = _json_object(raw)
         if status == 200 and body.get("status") == "accepted" and body.get("id"):
             return str(body["id"])

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from django.core.exceptions import ImproperlyConfigured
 
+from sampark.core import http
 from sampark.transports.base import Limit, Outgoing, Transport, TransportError
 
 logger = logging.getLogger(__name__)
@@ -151,18 +152,9 @@ class TelegramTransport(Transport):
     async def send(self, session: aiohttp.ClientSession, message: Outgoing) -> str:
         method, payload = self.request_for(message)
         url = f"{self.api_base}/bot{self._token}/{method}"
-        try:
-            async with session.post(url, json=payload) as response:
-                status = response.status
-                raw = await response.read()
-                retry_header = response.headers.get("Retry-After", "")
-        except TimeoutError:
-            raise TransportError("Telegram did not answer in time", permanent=False, code="timeout") from None
-        except aiohttp.ClientError as exc:
-            # The exception text may hold the URL, and with it the token: keep only its type.
-            raise TransportError(
-                f"connection to Telegram failed ({type(exc).__name__})", permanent=False, code="network"
-            ) from None
+        answer = await http.post(session, url, json=payload, service="Telegram")
+        status, raw = answer.status, answer.body
+        retry_header = answer.headers.get("Retry-After", "")
         body = _json_object(raw)
         if status == 200 and body.get("ok") is True:
             return _provider_id(body.get("result"), message.address)

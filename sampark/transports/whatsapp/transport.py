@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from pywa import errors as pywa_errors
 
+from sampark.core import http
 from sampark.transports.base import Limit, Outgoing, Transport, TransportError
 
 POLICY_WARNING = _(
@@ -189,22 +190,8 @@ class WhatsApp(Transport):
         """POST the message; return its ``wamid`` or raise :class:`TransportError` (see :func:`classify`)."""
         # ensure_ascii=False: Devanagari goes as 3 UTF-8 bytes per character instead of a 6-byte escape.
         data = json.dumps(self.payload(message), ensure_ascii=False, separators=(",", ":")).encode()
-        try:
-            async with session.post(self.url, data=data, headers=self._headers) as response:
-                status, raw, headers = response.status, await response.read(), response.headers
-        except TimeoutError as exc:  # asyncio.TimeoutError is TimeoutError on 3.11
-            raise TransportError(
-                gettext("WhatsApp did not answer in time; trying again later."),
-                permanent=False,
-                code="timeout",
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(
-                gettext("Could not reach WhatsApp (%(error)s); trying again later.")
-                % {"error": type(exc).__name__},
-                permanent=False,
-                code="connection",
-            ) from exc
+        answer = await http.post(session, self.url, data=data, headers=self._headers, service="WhatsApp")
+        status, raw, headers = answer.status, answer.body, answer.headers
         if 200 <= status < 300:
             try:
                 return str(json.loads(raw)["messages"][0]["id"])
