@@ -223,6 +223,24 @@ SAMPARK_COORDINATE_BBOX = tuple(
 if len(SAMPARK_COORDINATE_BBOX) != 4:
     raise ImproperlyConfigured("SAMPARK_COORDINATE_BBOX needs four numbers: lat_min,lat_max,lon_min,lon_max")
 
+# --- bad input (issue 10: phone regions, import line caps) ----------------------------------------
+# Mobile numbers are accepted only from these regions (ISO 3166 codes, as libphonenumber names them);
+# the first is the region of a number typed without a country code.
+import phonenumbers  # noqa: E402  (kept inside this block: the shared header stays untouched)
+
+SAMPARK_PHONE_REGIONS = [
+    r.strip().upper() for r in env.list("SAMPARK_PHONE_REGIONS", default=["IN"]) if r.strip()
+]
+if not SAMPARK_PHONE_REGIONS or not set(SAMPARK_PHONE_REGIONS) <= phonenumbers.SUPPORTED_REGIONS:
+    raise ImproperlyConfigured(
+        "SAMPARK_PHONE_REGIONS needs region codes libphonenumber knows, e.g. IN or IN,NP"
+    )
+# No line of an imported CSV file, and no record (a row, even across quoted line breaks), may be longer:
+# one 200 MB line must be an error naming its line, not 1.3 GB of memory.
+SAMPARK_IMPORT_MAX_LINE_BYTES = env.int("SAMPARK_IMPORT_MAX_LINE_BYTES", default=64 * 1024)
+if SAMPARK_IMPORT_MAX_LINE_BYTES < 1024:
+    raise ImproperlyConfigured("SAMPARK_IMPORT_MAX_LINE_BYTES must be at least 1024")
+
 # --- people and coverage --------------------------------------------------------------------------
 PHONENUMBER_DEFAULT_REGION = "IN"
 # The seed's targets: counted volunteers per booth, and panchayats with volunteers per block.
