@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sampark.core.numbers import group_indian
-from sampark.core.text import clean, latin_key, name_key
+from sampark.core.text import clean, clean_lines, latin_key, name_key
 
 
 def test_it_normalises_devanagari_to_nfc_and_drops_invisible_joiners():
@@ -58,3 +58,48 @@ def test_it_cleans_idempotently(text):
     once = clean(text)
     assert clean(once) == once
     assert "\u200d" not in once and "  " not in once and once == once.strip()
+
+
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_it_removes_nul_bytes_from_ascii_and_devanagari_text():
+    assert clean("Ram\x00esh\x00 Kumar") == "Ramesh Kumar"
+    assert clean("रमेश\x00 कुमार") == "रमेश कुमार"
+    assert clean("\x00") == ""
+
+
+def test_it_removes_every_bidirectional_embedding_override_and_isolate():
+    # "Trojan Source": RLO makes "txt.exe" display as "exe.txt"; stored, it is the order the reader sees.
+    for control in BIDI:
+        assert clean(f"Sita{control} Devi{control}") == "Sita Devi", hex(ord(control))
+    assert clean("\u202eरमेश\u202c कुमार\u2066") == "रमेश कुमार"
+
+
+def test_it_cleans_each_line_of_a_message_and_keeps_its_paragraphs():
+    text = "  पहली\u202e पंक्ति\x00 \r\n\n\n\nदूसरी\u2067  पंक्ति\n"
+    assert clean_lines(text) == "पहली पंक्ति\n\nदूसरी पंक्ति"
+    assert clean_lines(None) == ""
+
+
+# Text of every kind with the characters that must go mixed in: NUL, bidirectional controls, joiners.
+dirty_text = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list(BIDI + "\x00\u200d\u200b\n\t ")),
+        st.sampled_from(list("कमरसािीुंँ़्")),
+        st.characters(codec="utf-8"),
+    ),
+    max_size=60,
+)
+
+
+@given(dirty_text)
+def test_no_nul_or_bidirectional_control_survives_cleaning_and_nothing_else_is_lost(text):
+    once = clean(text)
+    assert not set(once) & set(BIDI + "\x00")
+    assert clean(once) == once
+    # Removing them is all that happens to them: the text without them cleans to the same result.
+    assert clean(text.translate(dict.fromkeys(map(ord, BIDI + "\x00"), None))) == once
+    lines = clean_lines(text)
+    assert not set(lines) & set(BIDI + "\x00")
+    assert clean_lines(lines) == lines

@@ -14,21 +14,34 @@ from functools import lru_cache
 from indic_transliteration import sanscript
 
 # Zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen: invisible, and they break equality.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# NUL: PostgreSQL refuses it in text (a 500 on the next write), and nobody types it.
+# Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make a name or a
+# message display in an order other than the one stored ("Trojan Source"); Hindi and English never need them.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\x00" + BIDI_CONTROLS), None)
 _SPACES = re.compile(r"\s+")
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def clean(value: str | None) -> str:
-    """NFC, invisible characters removed, whitespace (incl. newlines, NBSP) collapsed, stripped."""
+    """NFC, invisible characters (joiners, NUL, bidirectional controls) removed, whitespace (incl.
+    newlines, NBSP) collapsed, stripped."""
     if not value:
         return ""
-    if value.isascii():
+    if value.isascii() and "\x00" not in value:
         # Most imported fields (codes, numbers, Latin names) are ASCII: nothing to normalise or remove.
         return " ".join(value.split())
     # Joiners go first: removed after NFC, they could leave a sequence NFC would have composed.
     text = unicodedata.normalize("NFC", value.translate(_INVISIBLE))
     return _SPACES.sub(" ", text).strip()
+
+
+def clean_lines(value: str | None) -> str:
+    """:func:`clean` line by line, for texts whose line breaks matter (messages, slogans): single breaks
+    kept, at most one empty line between paragraphs, none at either end."""
+    text = "\n".join(clean(line) for line in (value or "").splitlines())
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def has_devanagari(value: str) -> bool:
