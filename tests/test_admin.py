@@ -17,7 +17,7 @@ from sampark.territory.models import (
     ParliamentaryConstituency,
     State,
 )
-from tests.test_web_territory import Tree, build_bihar
+from tests.helpers.territory import Tree, build_bihar
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from sampark.feed.models import Assignment, AssignmentContact
 from sampark.people import services as people
 from sampark.people.models import Channel, Consent, ContactPoint, Person, Role
 from sampark.territory.models import Booth
-from tests.test_feed_page import client_for, feed_url, html, login, register
-from tests.test_web_territory import Tree, build_bihar
+from tests.helpers.campaign import client_for, feed_url, html, login, register
+from tests.helpers.territory import Tree, build_bihar
 
 pytestmark = pytest.mark.django_db
 Status = AssignmentContact.Status

@@ -29,7 +29,7 @@ from sampark.territory.models import Booth
 from sampark.transports.base import Limit, Outgoing, Transport, TransportError
 from sampark.transports.events import InboundEvent, StatusEvent
 from sampark.transports.outbox.transport import Outbox
-from tests.test_web_territory import build_bihar
+from tests.helpers.territory import build_bihar
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status

@@ -20,7 +20,7 @@ from sampark.content import services
 from sampark.content.models import Item
 from sampark.people import services as people
 from sampark.people.models import Person, Role
-from tests.test_web_territory import build_bihar
+from tests.helpers.territory import build_bihar
 
 pytestmark = pytest.mark.django_db
 State = Item.State

@@ -21,7 +21,7 @@ from sampark.people import services as people
 from sampark.people.models import Role
 from sampark.people.scope import EVERYTHING
 from sampark.streams import services as streams
-from tests.test_feed_page import NOON, build_campaign, login, register
+from tests.helpers.campaign import NOON, build_campaign, login, register
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 MINE = {"state", "district", "panchayat", "booth", "ai"}  # the streams of booth 1-2 and its ancestors

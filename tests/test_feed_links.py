@@ -24,7 +24,7 @@ from sampark.feed import services
 from sampark.feed.models import FeedLink
 from sampark.people.models import Role
 from sampark.territory.models import Booth
-from tests.test_feed_page import NOON, Campaign, build_campaign, client_for, feed_url, html, login, register
+from tests.helpers.campaign import NOON, client_for, feed_url, html, login, register
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +33,6 @@ def hi(message: str) -> str:
     """A UI string as the Hindi (default) pages show it."""
     with translation.override("hi"):
         return gettext(message)
-
-
-@pytest.fixture
-def campaign() -> Campaign:
-    return build_campaign()
 
 
 def opens(client, token: str) -> bool:

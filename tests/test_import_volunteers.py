@@ -5,109 +5,42 @@ an error naming its file, line and field, and imports nothing."""
 from __future__ import annotations
 
 import datetime
-import hashlib
-import zoneinfo
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
-from django.utils import timezone, translation
 
 from sampark.core.text import search_key
 from sampark.people import services
-from sampark.people.importers import VolunteerImport
 from sampark.people.models import BoothCoverage, Channel, Consent, ContactPoint, Level, Person, Post, Role
-from sampark.territory.demo import build_demo
-from sampark.territory.importers.base import ImportReport, run_import
 from sampark.territory.models import Booth
-from tests.factories import kept_while
-
-pytestmark = pytest.mark.django_db
-
-TODAY = datetime.date(2026, 11, 10)
-NOW = datetime.datetime(2026, 11, 10, 6, 30, tzinfo=datetime.UTC)
-IST = zoneinfo.ZoneInfo("Asia/Kolkata")
-HEADER = ("name", "phone", "booth", "post", "age", "consent_source", "consent_at", "language")
-PEOPLE_MODELS = (Person, ContactPoint, Consent, Post, BoothCoverage)
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    """Messages are checked in English (the default language is Hindi)."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(timezone, "now", lambda: NOW)
-    monkeypatch.setattr(timezone, "localdate", lambda *a, **k: TODAY)
-
-
-@pytest.fixture(scope="module")
-def territory(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
-    """The small demo territory (no people), built once for the module and rolled back after it."""
-    with kept_while(django_db_blocker, lambda: build_demo(scale="small", seed=1, hooks=False)):
-        yield
-
-
-def write(path: Path, *rows: Sequence[str], header: Sequence[str] = HEADER) -> Path:
-    lines = [",".join(header), *(",".join(row) for row in rows)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def run(*paths: Path, **options: Any) -> ImportReport:
-    return run_import(VolunteerImport, list(paths), **options)
-
-
-def people_digest() -> dict[str, tuple[int, str]]:
-    """Row count and a hash of every column of every row (timestamps included), per people table."""
-    result = {}
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        for model in PEOPLE_MODELS:
-            pk = model._meta.pk.column  # type: ignore[union-attr]
-            cursor.execute(f"SELECT * FROM {qn(model._meta.db_table)} ORDER BY {qn(pk)}")
-            rows = cursor.fetchall()
-            result[model.__name__] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
-    return result
-
-
-def changes(report: ImportReport) -> dict[str, tuple[int, int]]:
-    return {label: (c.created, c.updated) for label, c in report.counts.items()}
-
-
-def counted(code: str) -> int:
-    row = BoothCoverage.objects.filter(booth__code=code).first()
-    return row.volunteers if row else 0
-
-
-RAMESH = ("रमेश कुमार", "98765 43210", "1-1", "yuva saathi", "24", "form", "2026-10-02", "hi")
-SUNITA = (
-    "Sunita Devi",
-    "+91 91234 56789",
-    "1-1",
-    "booth volunteer",
-    "31",
-    "referral",
-    "2026-10-02 18:30",
-    "en",
+from tests.helpers.volunteers import (
+    ANIL,
+    GOOD,
+    HEADER,
+    IST,
+    MEENA,
+    NOW,
+    RAMESH,
+    SUNITA,
+    TODAY,
+    changes,
+    counted,
+    people_digest,
+    run,
+    write,
 )
-ANIL = ("Anil Yadav", "09988776655", "1-1A", "booth president", "40", "chat", "2026-09-30", "हिंदी")
-MEENA = ("Meena Kumari", "919812345678", "1-2", "block coordinator", "29", "form", "2026-10-05", "hi")
-GOOD = (RAMESH, SUNITA, ANIL, MEENA)
 
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english", "frozen_import_clock")]
 
 # --- the happy path -----------------------------------------------------------------------------------
 
 
 def test_it_imports_people_contact_points_consents_and_posts(
-    territory: None, tmp_path: Path, settings: Any
+    demo_territory: None, tmp_path: Path, settings: Any
 ) -> None:
     settings.SAMPARK_CONSENT_NOTICE_VERSION = "notice-3"
     report = run(write(tmp_path / "volunteers.csv", *GOOD))
@@ -160,7 +93,7 @@ def test_it_imports_people_contact_points_consents_and_posts(
     assert set(BoothCoverage.objects.values_list("booth__code", "volunteers")) == {("1-1", 2)}
 
 
-def test_a_second_run_of_the_same_file_changes_nothing(territory: None, tmp_path: Path) -> None:
+def test_a_second_run_of_the_same_file_changes_nothing(demo_territory: None, tmp_path: Path) -> None:
     path = write(tmp_path / "volunteers.csv", *GOOD)
     assert run(path).committed
     before = people_digest()
@@ -171,7 +104,7 @@ def test_a_second_run_of_the_same_file_changes_nothing(territory: None, tmp_path
     assert people_digest() == before
 
 
-def test_the_same_person_twice_with_two_posts_gets_both(territory: None, tmp_path: Path) -> None:
+def test_the_same_person_twice_with_two_posts_gets_both(demo_territory: None, tmp_path: Path) -> None:
     president = (*RAMESH[:3], "booth president", *RAMESH[4:])
     report = run(write(tmp_path / "v.csv", RAMESH, president))
     assert report.errors == []
@@ -181,7 +114,7 @@ def test_the_same_person_twice_with_two_posts_gets_both(territory: None, tmp_pat
 
 
 def test_a_changed_name_and_booth_update_the_person_and_move_the_post(
-    territory: None, tmp_path: Path
+    demo_territory: None, tmp_path: Path
 ) -> None:
     assert run(write(tmp_path / "first.csv", *GOOD)).committed
     assert (counted("1-1"), counted("1-3")) == (2, 0)
@@ -210,7 +143,7 @@ def test_a_changed_name_and_booth_update_the_person_and_move_the_post(
     assert people_digest() == before
 
 
-def test_a_consent_withdrawn_after_the_files_is_not_resurrected(territory: None, tmp_path: Path) -> None:
+def test_a_consent_withdrawn_after_the_files_is_not_resurrected(demo_territory: None, tmp_path: Path) -> None:
     path = write(tmp_path / "volunteers.csv", *GOOD)
     assert run(path).committed
     ramesh = Person.objects.get(phone="+919876543210")
@@ -229,7 +162,7 @@ def test_a_consent_withdrawn_after_the_files_is_not_resurrected(territory: None,
     assert counted("1-1") == 1
 
 
-def test_a_consent_given_again_after_the_withdrawal_is_recorded(territory: None, tmp_path: Path) -> None:
+def test_a_consent_given_again_after_the_withdrawal_is_recorded(demo_territory: None, tmp_path: Path) -> None:
     assert run(write(tmp_path / "first.csv", *GOOD)).committed
     ramesh = Person.objects.get(phone="+919876543210")
     services.consent_withdraw_all(person=ramesh, at=NOW - datetime.timedelta(days=5))
@@ -254,7 +187,7 @@ def test_a_consent_given_again_after_the_withdrawal_is_recorded(territory: None,
     ],
 )
 def test_a_coordinator_row_gets_a_post_at_the_booths_ancestor(
-    territory: None, tmp_path: Path, post: str, level: str, kept: tuple[str, ...]
+    demo_territory: None, tmp_path: Path, post: str, level: str, kept: tuple[str, ...]
 ) -> None:
     report = run(write(tmp_path / "v.csv", (*MEENA[:3], post, *MEENA[4:])))
     assert report.errors == []
@@ -268,7 +201,7 @@ def test_a_coordinator_row_gets_a_post_at_the_booths_ancestor(
 
 
 def test_a_person_made_reachable_again_by_an_import_counts_at_their_other_booths(
-    territory: None, tmp_path: Path
+    demo_territory: None, tmp_path: Path
 ) -> None:
     elsewhere = Booth.objects.get(code="2-1")
     person = services.person_register(
@@ -298,7 +231,7 @@ def test_a_person_made_reachable_again_by_an_import_counts_at_their_other_booths
 
 
 def test_moving_someone_whose_booth_post_starts_later_cancels_that_post(
-    territory: None, tmp_path: Path
+    demo_territory: None, tmp_path: Path
 ) -> None:
     person = services.person_register(name="Ramesh Kumar", phone=RAMESH[1], age=24, consent_at=NOW)
     later = TODAY + datetime.timedelta(days=3)
@@ -396,7 +329,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_a_bad_file_gets_one_error_naming_file_line_and_field_and_imports_nothing(
-    territory: None, tmp_path: Path, case: str
+    demo_territory: None, tmp_path: Path, case: str
 ) -> None:
     bad = CASES[case]
     # Something already imported must stay exactly as it was.
@@ -411,7 +344,7 @@ def test_a_bad_file_gets_one_error_naming_file_line_and_field_and_imports_nothin
     assert people_digest() == before
 
 
-def test_every_bad_row_of_a_file_is_reported_in_one_run(territory: None, tmp_path: Path) -> None:
+def test_every_bad_row_of_a_file_is_reported_in_one_run(demo_territory: None, tmp_path: Path) -> None:
     path = write(
         tmp_path / "many.csv",
         replaced(RAMESH, "phone", "0612-2345678"),
@@ -425,7 +358,7 @@ def test_every_bad_row_of_a_file_is_reported_in_one_run(territory: None, tmp_pat
     assert not Person.objects.exists()
 
 
-def test_a_row_with_several_problems_names_each_field(territory: None, tmp_path: Path) -> None:
+def test_a_row_with_several_problems_names_each_field(demo_territory: None, tmp_path: Path) -> None:
     row = ("", "12345", "1-999", "sarpanch", "17", "", "", "fr")
     report = run(write(tmp_path / "bad.csv", row))
     assert {e.field for e in report.errors} >= {
@@ -440,7 +373,7 @@ def test_a_row_with_several_problems_names_each_field(territory: None, tmp_path:
     assert {e.line for e in report.errors} == {2}
 
 
-def test_a_bad_second_file_rolls_back_the_good_first_one(territory: None, tmp_path: Path) -> None:
+def test_a_bad_second_file_rolls_back_the_good_first_one(demo_territory: None, tmp_path: Path) -> None:
     good = write(tmp_path / "good.csv", *GOOD)
     bad = write(
         tmp_path / "bad.csv", replaced(RAMESH, "phone", "9876543210"), replaced(RAMESH, "phone", "12")
@@ -451,7 +384,7 @@ def test_a_bad_second_file_rolls_back_the_good_first_one(territory: None, tmp_pa
     assert not Person.objects.exists() and not BoothCoverage.objects.exists()
 
 
-def test_a_dry_run_writes_nothing(territory: None, tmp_path: Path) -> None:
+def test_a_dry_run_writes_nothing(demo_territory: None, tmp_path: Path) -> None:
     report = run(write(tmp_path / "v.csv", *GOOD), dry_run=True)
     assert report.errors == [] and not report.committed
     assert report.counts["people"].created == 4
@@ -461,13 +394,13 @@ def test_a_dry_run_writes_nothing(territory: None, tmp_path: Path) -> None:
 # --- the command --------------------------------------------------------------------------------------
 
 
-def test_the_command_imports_a_good_file(territory: None, tmp_path: Path) -> None:
+def test_the_command_imports_a_good_file(demo_territory: None, tmp_path: Path) -> None:
     call_command("import", "volunteers", str(write(tmp_path / "v.csv", *GOOD)), verbosity=0)
     assert Person.objects.count() == 4
     assert counted("1-1") == 2
 
 
-def test_the_command_fails_on_errors_and_writes_nothing(territory: None, tmp_path: Path) -> None:
+def test_the_command_fails_on_errors_and_writes_nothing(demo_territory: None, tmp_path: Path) -> None:
     path = write(tmp_path / "v.csv", RAMESH, replaced(SUNITA, "phone", "0612-2345678"))
     report_path = tmp_path / "issues.csv"
     with pytest.raises(CommandError) as caught:
@@ -479,7 +412,7 @@ def test_the_command_fails_on_errors_and_writes_nothing(territory: None, tmp_pat
     assert lines[1].startswith("v.csv,3,phone,error,")
 
 
-def test_the_command_refuses_an_unknown_state(territory: None, tmp_path: Path) -> None:
+def test_the_command_refuses_an_unknown_state(demo_territory: None, tmp_path: Path) -> None:
     with pytest.raises(CommandError):
         call_command(
             "import", "volunteers", str(write(tmp_path / "v.csv", *GOOD)), "--state", "99", verbosity=0

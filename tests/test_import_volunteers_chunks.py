@@ -11,23 +11,23 @@ import pytest
 from sampark.people import importers
 from sampark.people.importers import VolunteerImport
 from sampark.people.models import ContactPoint, Person, Post
-from tests.test_import_volunteers import (  # noqa: F401 - fixtures
+from tests.helpers.volunteers import (
     ANIL,
     GOOD,
     MEENA,
     RAMESH,
     SUNITA,
-    _english,
-    _frozen_clock,
     changes,
     counted,
     people_digest,
     run,
-    territory,
     write,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("territory")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("demo_territory", "english", "frozen_import_clock"),
+]
 
 
 @pytest.fixture(params=["serial", "child process"])

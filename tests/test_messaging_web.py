@@ -22,9 +22,8 @@ from sampark.messaging.models import Broadcast, Delivery, InboundMessage, Messag
 from sampark.people import services as people
 from sampark.people.models import Channel, ContactPoint, Person, Role
 from sampark.territory.models import Booth
-from sampark.transports import registry
 from sampark.transports.outbox.transport import Outbox
-from tests.test_web_territory import build_bihar
+from tests.helpers.territory import build_bihar
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
@@ -37,9 +36,6 @@ def _outbox(settings):
     # The night-silence rule would hold every broadcast when the suite runs late at night.
     settings.SAMPARK_NIGHT_SILENCE = False
     settings.SAMPARK_OUTBOX = True
-    registry.reset()
-    yield
-    registry.reset()
 
 
 def register(n: int, booth: Any, *, role: str = Role.BOOTH_VOLUNTEER, unit: Any = None, **kw: Any) -> Person:

@@ -13,7 +13,7 @@ from sampark.people.models import BoothCoverage, Person, Post, Role
 from sampark.people.scope import Action, scope_for
 from sampark.territory.hooks import booth_links_changed
 from sampark.territory.models import Booth
-from tests.test_web_territory import build_bihar
+from tests.helpers.territory import build_bihar
 
 pytestmark = pytest.mark.django_db
 

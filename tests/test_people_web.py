@@ -19,7 +19,7 @@ from django.utils import timezone
 from sampark.people import services
 from sampark.people.models import BoothCoverage, Consent, ContactPoint, Person, Post, Role
 from sampark.territory.models import Booth
-from tests.test_people_personas import DAY, World, build_world, export_rows, listed_people
+from tests.helpers.personas import DAY, World, build_world, export_rows, listed_people
 
 pytestmark = pytest.mark.django_db
 

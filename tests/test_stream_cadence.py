@@ -16,7 +16,7 @@ from sampark.content.models import Item
 from sampark.people.scope import EVERYTHING, Scope
 from sampark.streams import services, ticker
 from sampark.streams.models import Stream, Tick, TickerLease
-from tests.test_web_territory import build_bihar
+from tests.helpers.territory import build_bihar
 
 pytestmark = pytest.mark.django_db
 IST = zoneinfo.ZoneInfo("Asia/Kolkata")

@@ -27,7 +27,7 @@ from sampark.streams import services
 from sampark.streams.models import Stream, Tick
 from sampark.streams.selectors import percentile
 from sampark.territory.models import Booth
-from tests.test_web_territory import Tree, build_bihar
+from tests.helpers.territory import Tree, build_bihar
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.date(2026, 1, 5)

@@ -20,7 +20,7 @@ from sampark.transports import registry
 from sampark.transports.fakes.server import LocalServer
 from sampark.transports.fakes.whatsapp import FakeWhatsApp, message_payload, sign, status_payload
 from sampark.transports.whatsapp.transport import WhatsApp
-from tests.test_web_territory import build_bihar
+from tests.helpers.territory import build_bihar
 
 pytestmark = pytest.mark.django_db
 SECRET = "end-to-end-secret"
