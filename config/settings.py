@@ -271,6 +271,17 @@ SAMPARK_DISPATCH_LEASE_SECONDS = env.int("SAMPARK_DISPATCH_LEASE_SECONDS", defau
 SAMPARK_DISPATCH_MAX_ATTEMPTS = env.int("SAMPARK_DISPATCH_MAX_ATTEMPTS", default=8)
 # First retry after about this many seconds (with jitter), doubling per attempt, capped at an hour.
 SAMPARK_DISPATCH_BACKOFF_SECONDS = env.float("SAMPARK_DISPATCH_BACKOFF_SECONDS", default=5.0)
+# --- worker loops and leases (lead) -------------------------------------------------------------
+# Once-per-deployment work (the stream ticker) runs under a named lease of this length, renewed every
+# third of it; a holder that dies is replaced within about this long. The ticker hands over (releases
+# and contends again) this often, so the takeover path is exercised every day, not only after a crash.
+SAMPARK_LEASE_SECONDS = env.float("SAMPARK_LEASE_SECONDS", default=15.0)
+SAMPARK_TICKER_HANDOVER_SECONDS = env.float("SAMPARK_TICKER_HANDOVER_SECONDS", default=600.0)
+# A normal stop (one SIGINT/SIGTERM) lets the worker wind down for this long before it is killed.
+SAMPARK_STOP_SECONDS = env.float("SAMPARK_STOP_SECONDS", default=8.0)
+if SAMPARK_LEASE_SECONDS < 1 or SAMPARK_TICKER_HANDOVER_SECONDS < SAMPARK_LEASE_SECONDS:
+    raise ImproperlyConfigured("SAMPARK_LEASE_SECONDS must be >= 1 and <= SAMPARK_TICKER_HANDOVER_SECONDS")
+
 # Rate-limit buckets (pyrate-limiter), shared by every worker process: Redis when distributed,
 # else an SQLite file of their own.
 SAMPARK_RATE_LIMIT_DB = SAMPARK_HOME / "ratelimit.sqlite3"

@@ -13,9 +13,11 @@ from django.db.models import Count
 
 from sampark.content import services as content
 from sampark.content.models import Item
+from sampark.core import leases
+from sampark.core.models import Lease
 from sampark.people.scope import EVERYTHING, Scope
-from sampark.streams import services, ticker
-from sampark.streams.models import Stream, Tick, TickerLease
+from sampark.streams import services, ticker, wakeup
+from sampark.streams.models import Stream, Tick
 from tests.helpers.territory import build_bihar
 
 pytestmark = pytest.mark.django_db
@@ -133,14 +135,67 @@ def test_a_crash_mid_publication_and_a_restart_give_no_duplicate_and_no_lost_tic
     assert not Tick.objects.values("stream", "number").annotate(n=Count("id")).filter(n__gt=1).exists()
 
 
-def test_one_ticker_loop_holds_the_lease_and_a_dead_ones_lease_expires():
+def test_one_ticker_loop_holds_the_lease_and_a_dead_ones_lease_expires(settings):
+    settings.SAMPARK_LEASE_SECONDS = 5
     start = NOON
     assert ticker.take_lease("a", start)
     assert not ticker.take_lease("b", start + datetime.timedelta(seconds=1))
     assert ticker.take_lease("a", start + datetime.timedelta(seconds=2))  # renewed
     # "a" died: five seconds after its last renewal the lease is free for "b".
+    assert not ticker.take_lease("b", start + datetime.timedelta(seconds=6.5))
     assert ticker.take_lease("b", start + datetime.timedelta(seconds=7.5))
-    assert TickerLease.objects.get().owner == "b"
+    lease = Lease.objects.get(name=ticker.LEASE)
+    assert (lease.owner, lease.takeovers) == ("b", 2)
+
+
+def test_two_runs_of_the_loop_in_one_process_never_both_hold_the_lease(settings):
+    """The old lease named the process: every loop a consumer started "held" it at once."""
+    settings.SAMPARK_LEASE_SECONDS = 5
+    first, second = leases.new_owner(ticker.LEASE), leases.new_owner(ticker.LEASE)
+    assert first != second
+    assert ticker.take_lease(first, NOON)
+    assert not ticker.take_lease(second, NOON + datetime.timedelta(seconds=1))
+    assert leases.held(now=NOON)[ticker.LEASE] == [first]
+    ticker.release_lease(first)  # a handover
+    assert ticker.take_lease(second, NOON + datetime.timedelta(seconds=1))
+    assert leases.held(now=NOON)[ticker.LEASE] == [second]
+    ticker.release_lease(second)
+
+
+def test_with_no_stream_due_the_loop_wakes_only_to_renew_its_lease(settings, django_assert_max_num_queries):
+    settings.SAMPARK_LEASE_SECONDS = 15
+    clock = {"t": 0.0}
+    naps: list[float] = []
+
+    def sleep(s):
+        naps.append(s)
+        clock["t"] += s
+
+    with django_assert_max_num_queries(60):  # 13 turns of a few queries; it was ~500 (a turn per 0.5 s)
+        ticker.run(
+            seconds=60,
+            owner="idle",
+            clock=lambda: NOON + datetime.timedelta(seconds=clock["t"]),
+            sleep=sleep,
+            monotonic=lambda: clock["t"],
+        )
+    assert len(naps) <= 13 and min(naps[:-1]) == pytest.approx(5.0)
+
+
+def test_creating_or_resuming_a_stream_wakes_the_ticker(django_capture_on_commit_callbacks):
+    tree = build_bihar()
+    wakeup.event.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        stream = services.stream_create(
+            by=EVERYTHING, name="Wake", unit=tree.state, items=approved_items(1), now=NOON
+        )
+    assert wakeup.event.is_set()
+    services.stream_pause(stream=stream, by=EVERYTHING)
+    wakeup.event.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.stream_resume(stream=stream, by=EVERYTHING, now=NOON)
+    assert wakeup.event.is_set()
+    wakeup.event.clear()
 
 
 def test_the_loop_publishes_on_time_with_a_fake_clock():
@@ -190,14 +245,17 @@ def test_ticks_due_together_each_record_their_own_lateness():
     assert sorted(Tick.objects.values_list("lateness_ms", flat=True)) == [5, 40, 90]
 
 
-def test_a_tick_goes_to_its_telegram_channels_once_retrying_a_flood(
+def test_a_tick_goes_to_its_telegram_channels_once_through_the_outbox_retrying_a_flood(
     settings, django_capture_on_commit_callbacks
 ):
-    from sampark.streams.models import ChannelPost
-    from sampark.streams.tasks import post_to_channels
+    from django.utils import timezone
+
+    from sampark.messaging import dispatch
+    from sampark.messaging.models import Delivery, DeliveryAttempt
     from sampark.transports import registry
     from sampark.transports.fakes.telegram import FakeTelegram
 
+    settings.SAMPARK_NIGHT_SILENCE = False
     fake = FakeTelegram("123456:" + "A" * 35, faults=["flood", None, None])
     with fake.serve() as server:
         settings.SAMPARK_TELEGRAM_BOT_TOKEN = "123456:" + "A" * 35
@@ -212,16 +270,26 @@ def test_a_tick_goes_to_its_telegram_channels_once_retrying_a_flood(
             )  # fmt: skip
             with django_capture_on_commit_callbacks() as callbacks:
                 (tick,) = services.publish_due(now=NOON)
-            assert len(callbacks) == 1  # posting is enqueued after the tick commits
-            assert post_to_channels.call_local(tick.pk) == 1  # one went, one hit the flood limit
-            flooded = ChannelPost.objects.get(status=ChannelPost.Status.QUEUED)
-            assert flooded.attempts == 1 and flooded.error  # the flood, kept with the row
-            assert post_to_channels.call_local(tick.pk) == 1  # the retry
-            assert post_to_channels.call_local(tick.pk) == 0  # nothing left: nothing posted twice
+            assert callbacks  # sending is kicked only after the tick commits
+            posts = Delivery.objects.filter(source=services.TICK_SOURCE, source_id=tick.pk)
+            assert sorted(posts.values_list("address", flat=True)) == ["-100200300", "@booth_chalo"]
+            assert not posts.filter(contact_point__isnull=False).exists()
+
+            # The dispatcher's claim, record and retry policy, as for any delivery: one goes, one hits
+            # the flood limit and waits the retry_after Telegram asked for.
+            clock = [timezone.now()]
+            first = dispatch.dispatch_channel("telegram", clock=lambda: clock[0])
+            assert (first.sent, first.retried) == (1, 1)
+            flooded = posts.get(status=Delivery.Status.QUEUED)
+            assert flooded.attempts == 1 and flooded.error_code == "429"
+            assert DeliveryAttempt.objects.get(delivery=flooded).outcome == "retry"
+            assert dispatch.dispatch_channel("telegram", clock=lambda: clock[0]).claimed == 0  # not yet due
+            clock[0] = flooded.next_attempt_at
+            assert dispatch.dispatch_channel("telegram", clock=lambda: clock[0]).sent == 1  # the retry
+            assert dispatch.dispatch_channel("telegram", clock=lambda: clock[0]).claimed == 0  # nothing twice
         finally:
             registry.reset()
     assert sorted(r.payload["chat_id"] for r in fake.sent) == ["-100200300", "@booth_chalo"]
     assert all(r.payload["text"].startswith("नारा 0") for r in fake.sent)
-    assert set(ChannelPost.objects.filter(tick__stream=stream).values_list("status", flat=True)) == {
-        ChannelPost.Status.SENT
-    }
+    assert set(posts.values_list("status", flat=True)) == {Delivery.Status.SENT}
+    assert stream.pk == tick.stream_id

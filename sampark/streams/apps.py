@@ -6,3 +6,11 @@ class StreamsConfig(AppConfig):
     name = "sampark.streams"
     label = "streams"
     verbose_name = _("Streams")
+
+    def ready(self) -> None:
+        # The ticker is a loop of the worker process (sampark worker), never a Huey task.
+        from sampark.core import loops
+
+        from . import ticker
+
+        loops.register("streams.ticker", ticker.serve)

@@ -1,22 +1,24 @@
-"""`sampark serve` — one process tree for the embedded mode: web (granian) + worker (Huey consumer).
+"""`sampark serve` — one process tree for the embedded mode: web (granian) + worker (`sampark worker`).
 
-Runs migrations and collects static files first. Ctrl-C (SIGINT) or SIGTERM stops both children:
-the consumer gets SIGINT (Huey's graceful stop: finish running tasks), granian SIGTERM.
+Runs migrations and collects static files first, then supervises the two children (see
+:mod:`sampark.core.supervise`): a child that dies is started again (with back-off); the first SIGINT
+or SIGTERM stops both within ``SAMPARK_STOP_SECONDS`` + 2 s (the worker winds down, granian drains), a
+second signal kills everything at once; whatever the children leave behind (granian's worker
+processes) is found and reaped, so nothing keeps answering on the port.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
+
+from sampark.core.supervise import Child, Supervisor
 
 
 class Command(BaseCommand):
@@ -29,11 +31,11 @@ class Command(BaseCommand):
             "--web-workers", type=int, default=int(os.environ.get("SAMPARK_WEB_WORKERS", "2"))
         )
         parser.add_argument(
-            # Threads: the stream ticker holds one for good, dispatch runs take others (mostly waiting
-            # on the network).
+            # Task threads of the worker (dispatch runs mostly wait on the network; loops such as the
+            # stream ticker have threads of their own and never take one of these).
             "--task-workers",
             type=int,
-            default=int(os.environ.get("SAMPARK_TASK_WORKERS", "4")),
+            default=int(os.environ.get("SAMPARK_TASK_WORKERS", "8")),
         )
         parser.add_argument(
             "--seed-demo", action="store_true", help="build the small demo if the database is empty"
@@ -59,51 +61,50 @@ class Command(BaseCommand):
             self._seed_demo()
 
         python = sys.executable
-        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        children: list[Child] = []
         if not no_worker:
             children.append(
-                (
+                Child(
                     "worker",
-                    subprocess.Popen(
-                        [
-                            python,
-                            "-m",
-                            "sampark.cli",
-                            "run_huey",
-                            "--workers",
-                            str(task_workers),
-                            "--worker-type",
-                            "thread",
-                            # STACK.md: cap polling back-off at 1 s on SQLite so queued work starts promptly.
-                            "--max-delay",
-                            "1",
-                        ]
-                    ),
-                )
-            )
-        children.append(
-            (
-                "web",
-                subprocess.Popen(
                     [
                         python,
                         "-m",
-                        "granian",
-                        "--interface",
-                        "wsgi",
-                        "--host",
-                        host,
-                        "--port",
-                        str(port),
-                        "--workers",
-                        str(web_workers),
-                        "--no-ws",
-                        # Django views block: a few threads per worker, not granian's default of hundreds.
-                        "--blocking-threads",
-                        str(max(4, 2 * (os.cpu_count() or 1))),
-                        "config.wsgi:application",
-                    ]
-                ),
+                        "sampark.cli",
+                        "worker",
+                        "--threads",
+                        str(task_workers),
+                        "--max-delay",
+                        "1",
+                    ],
+                )
+            )
+        children.append(
+            Child(
+                "web",
+                [
+                    python,
+                    "-m",
+                    "granian",
+                    "--interface",
+                    "wsgi",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(web_workers),
+                    "--no-ws",
+                    # Django views block: a few threads per worker, not granian's default of hundreds.
+                    "--blocking-threads",
+                    str(max(4, 2 * (os.cpu_count() or 1))),
+                    # Feed links carry a token in the path: no access log (our own logs redact it).
+                    "--no-access-log",
+                    "--respawn-failed-workers",
+                    # Granian's own stop: requests in progress get this long, then its workers go.
+                    "--workers-kill-timeout",
+                    "3",
+                    "config.wsgi:application",
+                ],
             )
         )
         self.stdout.write(
@@ -117,7 +118,11 @@ class Command(BaseCommand):
                 _("Demo login: %(login)s") % {"login": login.read_text(encoding="utf-8").strip()}
             )
         self.stdout.write(_("Press Ctrl-C to stop."))
-        self._supervise(children)
+        code = Supervisor(
+            children, stop_seconds=settings.SAMPARK_STOP_SECONDS + 2, log=self.stderr.write
+        ).run()
+        if code:
+            raise SystemExit(code)
 
     def _seed_demo(self) -> None:
         from sampark.territory.demo import build_demo, has_territory
@@ -134,34 +139,3 @@ class Command(BaseCommand):
             lines.append(f"{', '.join(summary.logins)} / {summary.password}")
         login.write_text("\n".join(lines) + "\n", encoding="utf-8")
         login.chmod(0o600)
-
-    def _supervise(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-        stopping = False
-
-        def stop(signum: int, frame: object) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        try:
-            while not stopping:
-                for name, child in children:
-                    if child.poll() is not None:
-                        self.stderr.write(
-                            _("%(name)s exited with status %(code)s; stopping.")
-                            % {"name": name, "code": child.returncode}
-                        )
-                        stopping = True
-                time.sleep(0.2)
-        finally:
-            for name, child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT if name == "worker" else signal.SIGTERM)
-            deadline = time.monotonic() + 20
-            for _name, child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
