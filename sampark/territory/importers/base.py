@@ -18,7 +18,11 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
+from django.conf import settings
 from django.db import models, transaction
+from django.utils.translation import gettext as _
+
+from sampark.core.numbers import group_indian
 
 ERROR = "error"
 WARNING = "warning"
@@ -109,23 +113,64 @@ class ImportReport:
 
 
 # Bytes decoded at a time. Whole blocks, cut at a newline, are decoded and split into lines in C: a
-# Python step per line was a tenth of parsing a CEO file. Memory stays bounded by the block size.
+# Python step per line was a tenth of parsing a CEO file. Memory stays bounded by the block size plus
+# the longest line allowed (``SAMPARK_IMPORT_MAX_LINE_BYTES``): a longer line is an error as soon as that
+# much of it has been read, never built whole.
 BLOCK_BYTES = 1 << 20
 
 
-def decoded_lines(path: Path, *, block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
+class LineTooLong(ValueError):
+    """Raised inside the CSV reader's input when a record grows past the cap (see :func:`csv_rows`)."""
+
+
+def max_line_bytes() -> int:
+    return int(settings.SAMPARK_IMPORT_MAX_LINE_BYTES)
+
+
+def _line_too_long(name: str, line: int, cap: int) -> BadFile:
+    return BadFile(
+        Issue(
+            name,
+            line,
+            "",
+            _("a line longer than %(cap)s bytes: is this the right file? (the limit is SAMPARK_IMPORT_MAX_LINE_BYTES)")
+            % {"cap": group_indian(cap)},
+        )
+    )
+
+
+def decoded_lines(
+    path: Path, *, block_bytes: int = BLOCK_BYTES, max_line: int | None = None
+) -> Iterator[str]:
     """Yield a file's lines as text, strictly UTF-8 (BOM tolerated), naming the line of a bad byte.
 
-    Lines end at ``\n`` only, as when iterating the file in binary (a lone ``\r`` stays in its line).
+    Lines end at ``\n`` only, as when iterating the file in binary (a lone ``\r`` stays in its line). A
+    line longer than ``max_line`` bytes (default: the setting), its newline not counted, raises
+    :class:`BadFile` naming it, after every line before it has been yielded.
     """
-    return chain.from_iterable(map(_lines, _decoded_blocks(path, block_bytes)))
+    cap = max_line_bytes() if max_line is None else max_line
+    return chain.from_iterable(map(_lines, _decoded_blocks(path, block_bytes, cap)))
 
 
 def _lines(text: str) -> io.StringIO:
     return io.StringIO(text, newline="\n")
 
 
-def _decoded_blocks(path: Path, block_bytes: int) -> Iterator[str]:
+def _long_line_at(data: bytes, cap: int) -> int | None:
+    """Where the first line of ``data`` longer than ``cap`` bytes starts, if one does.
+
+    Jumps from line start to the last newline within ``cap`` bytes (a C search), so a block of short
+    lines costs a few steps per ``cap`` bytes, not one per line."""
+    at, size = 0, len(data)
+    while size - at > cap:
+        newline = data.rfind(b"\n", at, at + cap + 1)
+        if newline < 0:
+            return at
+        at = newline + 1
+    return None
+
+
+def _decoded_blocks(path: Path, block_bytes: int, cap: int) -> Iterator[str]:
     name = path.name
     lines_before = 0
     with path.open("rb") as fh:
@@ -140,6 +185,11 @@ def _decoded_blocks(path: Path, block_bytes: int) -> Iterator[str]:
                 data, rest = data[:cut], data[cut:]
             else:
                 rest = b""
+            long_at = _long_line_at(data, cap)
+            if long_at is not None:
+                data = data[:long_at]  # the lines before it are read as usual
+            elif len(rest) > cap:  # a line not even finished yet: read no more of it
+                long_at = len(data)
             if data:
                 try:
                     yield data.decode("utf-8")
@@ -155,22 +205,55 @@ def _decoded_blocks(path: Path, block_bytes: int) -> Iterator[str]:
                         )
                     ) from exc
                 lines_before += data.count(b"\n")
+            if long_at is not None:
+                raise _line_too_long(name, lines_before + 1, cap)
             if not block:
                 return
 
 
-def csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(line_number, cells)`` for each CSV record; the line is where the record starts."""
+def _capped(lines: Iterable[str], budget: list[int]) -> Iterator[str]:
+    """``lines``, counting their characters into ``budget[0]`` (reset by the reader at each record)."""
+    cap = budget[1]
+    for line in lines:
+        budget[0] += len(line)
+        if budget[0] > cap:
+            raise LineTooLong
+        yield line
+
+
+def csv_rows(path: Path, *, max_line: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(line_number, cells)`` for each CSV record; the line is where the record starts.
+
+    No line, and no record (one that runs over several lines inside quotes too), may be longer than
+    ``max_line`` (default: ``SAMPARK_IMPORT_MAX_LINE_BYTES``; a record counts characters): so neither
+    may any field. A longer one is a :class:`BadFile` naming the line where it starts.
+    """
     if not path.exists():
         raise BadFile(Issue(str(path), None, "", "file not found"))
     if path.is_dir():
         raise BadFile(Issue(str(path), None, "", "is a directory, not a file"))
-    reader = csv.reader(decoded_lines(path), strict=True)
+    cap = max_line_bytes() if max_line is None else max_line
+    budget = [0, cap]  # characters of the record being read, and the most it may have
+    reader = csv.reader(_capped(decoded_lines(path, max_line=cap), budget), strict=True)
     start = 1
     try:
         for cells in reader:
             yield start, cells
             start = reader.line_num + 1
+            budget[0] = 0
+    except LineTooLong:
+        raise BadFile(
+            Issue(
+                path.name,
+                start,
+                "",
+                _(
+                    "the record starting on this line runs over %(cap)s characters: is a quote unclosed? "
+                    "(the limit is SAMPARK_IMPORT_MAX_LINE_BYTES)"
+                )
+                % {"cap": group_indian(cap)},
+            )
+        ) from None
     except csv.Error as exc:
         # Name the line where the broken record starts: an unclosed quote makes the reader swallow
         # everything to the end of the file, so the line it stopped at is not where the problem is.
