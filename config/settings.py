@@ -316,7 +316,19 @@ SAMPARK_EMAIL_RATE = env.int("SAMPARK_EMAIL_RATE", default=20)
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 
+# --- dispatch: stop, recording, email deadline (dispatch) ------------------------------------------
+# On a stop request a dispatch run claims nothing more and lets sends in flight finish for this long;
+# what is still in flight then is cancelled and re-queued (marked as a possible duplicate).
+SAMPARK_DISPATCH_STOP_GRACE_SECONDS = env.float("SAMPARK_DISPATCH_STOP_GRACE_SECONDS", default=4.0)
+# Outcomes are committed in groups at least this often (a kill re-sends at most what was unrecorded).
+SAMPARK_DISPATCH_RECORD_SECONDS = env.float("SAMPARK_DISPATCH_RECORD_SECONDS", default=0.1)
+# One email send (SMTP handshake included) gives up after this long.
+SAMPARK_EMAIL_TIMEOUT_SECONDS = env.float("SAMPARK_EMAIL_TIMEOUT_SECONDS", default=20.0)
+
 # --- logging -------------------------------------------------------------------------------------
+# Every handler redacts feed tokens (``/f/<token>`` → ``/f/[token]``): Django's request logger writes the
+# path of every 4xx. The development server's and granian's access loggers (when --access-log is on)
+# are routed through the same handler, so they are redacted too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,50 +1,63 @@
-"""The dispatcher: claim due deliveries under a lease, send them under the sender's rate limit, record.
+"""The dispatcher: claim due outbox rows under a lease, send them under the sender's rate limit, record.
+
+Every message that leaves goes through here — a broadcast's deliveries, replies, and address rows such
+as Telegram channel posts (see :class:`~sampark.messaging.models.Delivery`) — with one claim, one
+retry policy (:func:`backoff`, ``retry_after``, ``SAMPARK_DISPATCH_MAX_ATTEMPTS``) and one sweep.
 
 One call of :func:`dispatch_channel` works one channel for a bounded time:
 
-    claim a batch ──► send it (event loop thread) ──► record every outcome ──► next batch
-                  └─ meanwhile claim the next batch (this thread)
+    claim a lot ──► Sender (event loop thread: up to ``concurrency`` in flight, a permit per request)
+        ▲                 │ outcomes, as each response arrives
+        └── refill ◄── record every ~100 ms (this thread, one transaction per group)
 
 Rows are claimed by flipping them QUEUED → SENDING with this worker's lease in one statement (a guarded
 ``UPDATE … WHERE status = 0`` on SQLite, whose writers are serialised; ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL), so two workers never hold the same row. A batch is recorded before the next one is sent:
-a worker killed mid-batch loses nothing (the sweeper re-queues its expired leases) and at most that
-batch can go out twice. Database work stays on the calling thread (and so in its transaction and
-connection); the sends run on an asyncio loop in a helper thread, up to ``concurrency`` in flight.
+PostgreSQL), so two workers never hold the same row. Outcomes are committed in small groups as they
+come (``SAMPARK_DISPATCH_RECORD_SECONDS``), so a worker killed at any instant re-sends at most what was
+in flight or not yet recorded then; the sweeper re-queues its expired leases and marks them
+``maybe_duplicate`` (with an ``expired`` attempt row), since any of them may have gone out. Lots are
+small (at most ``concurrency`` rows, refilled when fewer than that wait) so few rows are held unsent.
+
+Database work stays on the calling thread (and so in its transaction and connection); the sends run on
+an asyncio loop in a helper thread (:mod:`sampark.messaging.sending`). A stop request
+(:func:`sampark.core.shutdown.stopping`) ends a run within the grace: nothing more is claimed or sent,
+sends in flight get ``SAMPARK_DISPATCH_STOP_GRACE_SECONDS`` to finish, the rest are cut off and
+re-queued as possible duplicates, and rows claimed but never sent are released.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import logging
 import os
+import queue
 import random
 import socket
-import threading
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone, translation
+from django.utils import timezone
 
-from sampark.core import http
+from sampark.core import shutdown
 from sampark.core.bulk import BulkInserter
 from sampark.transports import registry
 from sampark.transports.base import Outgoing, Transport, TransportError
 
 from . import rate, statuses
 from .models import Broadcast, Delivery, DeliveryAttempt, Message
+from .sending import Outcome, Sender, SendLoop
+
+__all__ = ["Claimed", "DispatchStats", "Outcome", "claim", "dispatch_channel", "record", "release", "sweep"]
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
+Clock = Callable[[], datetime.datetime]
 
 WORKER = f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 BACKOFF_CAP_S = 3600.0
@@ -58,16 +71,8 @@ class Claimed:
     text: str
     address: str
     attempts: int
-
-
-@dataclass(slots=True)
-class Outcome:
-    delivery_id: int
-    attempts: int
-    started: datetime.datetime
-    milliseconds: int
-    provider_message_id: str = ""
-    error: TransportError | None = None
+    link: str = ""
+    media_url: str = ""
 
 
 @dataclass
@@ -76,11 +81,14 @@ class DispatchStats:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    cut_off: int = 0  # in flight when a stop's grace ran out: re-queued as possible duplicates
+    released: int = 0  # claimed but never sent (a pause, a stop): back in the queue untouched
     paused_sender: bool = False
+    stopped: bool = False  # ended early by a stop request
     seconds: float = 0.0
     next_due: datetime.datetime | None = None
     held_until: datetime.datetime | None = None  # when due rows were held back (closed, spacing)
-    batches: int = 0
+    batches: int = 0  # lots claimed
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -118,32 +126,45 @@ def claim(
     replies_only: bool = False,
     spacing_s: float = 0.0,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due rows of ``channel``: rows of sending broadcasts whose contact point
-    still has live consent, and replies — a reply (a STOP confirmation, say) only once no earlier
-    message to its contact point is in flight, so it is the last thing the person gets. Each claim
-    counts as an attempt. With ``spacing_s``, a contact point sent to less than that long ago, or
-    already holding a row in flight, waits (the provider's per-recipient limit)."""
+    """Lease up to ``limit`` due rows of ``channel``:
+
+    - rows of sending broadcasts whose contact point still has live consent;
+    - replies (no broadcast, a contact point) — only once no earlier message to that contact point is
+      in flight, so a STOP confirmation is the last thing the person gets;
+    - address rows (no contact point: a channel post) — unless ``replies_only`` (night silence, a closed
+      window), which holds everything but replies.
+
+    Each claim counts as an attempt. With ``spacing_s``, a recipient (contact point, or address for an
+    address row) sent to less than that long ago, or already holding a row in flight, waits (the
+    provider's per-recipient limit)."""
     ops = connection.ops
     d = Delivery._meta.db_table
     b = Broadcast._meta.db_table
     c = "people_contactpoint"
     lease_until = now + datetime.timedelta(seconds=settings.SAMPARK_DISPATCH_LEASE_SECONDS)
     broadcast_rows = "FALSE" if replies_only else "(b.status = 'sending' AND c.consent_live)"
+    address_rows = "FALSE" if replies_only else "(d.broadcast_id IS NULL AND d.contact_point_id IS NULL)"
     postgres = connection.vendor == "postgresql"
     spaced = ""
     spacing_params: list[Any] = []
     if spacing_s > 0:
+        recent = "(y.status = 1 OR (y.status >= 2 AND y.sent_at > %s))"
+        # Two conditions, not one with OR, so each can use its index (contact point; channel + address).
         spaced = f"""AND NOT EXISTS (SELECT 1 FROM {d} y WHERE y.contact_point_id = d.contact_point_id
-                     AND (y.status = 1 OR (y.status >= 2 AND y.sent_at > %s)))"""
-        spacing_params = [ops.adapt_datetimefield_value(now - datetime.timedelta(seconds=spacing_s))]
+                         AND {recent})
+                     AND (d.contact_point_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM {d} y
+                         WHERE y.contact_point_id IS NULL AND y.channel = d.channel
+                         AND y.address = d.address AND {recent}))"""
+        since = ops.adapt_datetimefield_value(now - datetime.timedelta(seconds=spacing_s))
+        spacing_params = [since, since]
     pick = f"""
         SELECT d.id FROM {d} d
-        JOIN {c} c ON c.id = d.contact_point_id
+        LEFT JOIN {c} c ON c.id = d.contact_point_id
         LEFT JOIN {b} b ON b.id = d.broadcast_id
         WHERE d.status = 0 AND d.channel = %s AND d.next_attempt_at <= %s
-          AND ((d.broadcast_id IS NULL AND NOT EXISTS (
+          AND ((d.broadcast_id IS NULL AND d.contact_point_id IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM {d} x WHERE x.contact_point_id = d.contact_point_id AND x.status = 1))
-               OR {broadcast_rows})
+               OR {broadcast_rows} OR {address_rows})
           {spaced}
         ORDER BY d.next_attempt_at, d.id
         LIMIT %s{" FOR UPDATE OF d SKIP LOCKED" if postgres else ""}
@@ -180,14 +201,17 @@ def claim(
             return []
         marks = ", ".join(["%s"] * len(ids))
         cursor.execute(
-            f"""SELECT d.id, d.broadcast_id, d.language, d.text, c.address, d.attempts
-                FROM {d} d JOIN {c} c ON c.id = d.contact_point_id WHERE d.id IN ({marks}) ORDER BY d.id""",
+            f"""SELECT d.id, d.broadcast_id, d.language, d.text,
+                       CASE WHEN d.contact_point_id IS NULL THEN d.address ELSE c.address END,
+                       d.attempts, d.link, d.media_url
+                FROM {d} d LEFT JOIN {c} c ON c.id = d.contact_point_id
+                WHERE d.id IN ({marks}) ORDER BY d.id""",
             ids,
         )
         rows = [Claimed(*row) for row in cursor.fetchall()]
         if spacing_s <= 0:
             return rows
-        # Two rows for one recipient in the same batch (two broadcasts): the later one waits its turn.
+        # Two rows for one recipient in the same lot (two broadcasts): the later one waits its turn.
         first: dict[str, Claimed] = {}
         later = []
         for row in rows:
@@ -204,7 +228,8 @@ def claim(
 
 
 class Renderer:
-    """Builds each claimed row's :class:`Outgoing` from its broadcast's message (cached per run)."""
+    """Builds each claimed row's :class:`Outgoing`: a broadcast's from its message (cached per run),
+    a reply's or an address row's from the row itself."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
@@ -225,6 +250,8 @@ class Renderer:
                         address=row.address,
                         text=row.text,
                         language=row.language,
+                        link=row.link,
+                        media_url=row.media_url,
                         promotional=False,
                     )
                 )
@@ -252,98 +279,22 @@ class Renderer:
         return result
 
 
-# --- sending ---------------------------------------------------------------------------------------
-
-
-class SendLoop:
-    """An asyncio loop in a helper thread with one aiohttp session (kept alive across batches)."""
-
-    def __init__(self, concurrency: int) -> None:
-        self.concurrency = concurrency
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="dispatch-send", daemon=True)
-        self.session: aiohttp.ClientSession | None = None
-
-    def _run(self) -> None:
-        # Reasons from transports are stored in English whatever the server's language (pages
-        # translate what they show); the worker's default would store them in Hindi.
-        translation.activate("en")
-        self.loop.run_forever()
-
-    def __enter__(self) -> SendLoop:
-        self.thread.start()
-
-        async def open_session() -> aiohttp.ClientSession:
-            return http.async_session(connections=self.concurrency)
-
-        self.session = self.submit(open_session()).result()
-        return self
-
-    def submit(self, coroutine: Coroutine[Any, Any, Any]) -> Future[Any]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.session is not None:
-            self.submit(self.session.close()).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
-async def send_all(
-    transport: Transport,
-    session: aiohttp.ClientSession,
-    items: list[Outgoing],
-    attempts: dict[int, int],
-    limiter: rate.SenderLimiter,
-    concurrency: int,
-    pacer: rate.Pacer | None = None,
-) -> list[Outcome]:
-    """Send ``items`` with up to ``concurrency`` in flight, taking rate permits as they go out.
-    Every item gets an :class:`Outcome`; unexpected exceptions count as transient errors."""
-    slots = asyncio.Semaphore(concurrency)
-
-    async def one(item: Outgoing) -> Outcome:
-        started = timezone.now()
-        clock = time.perf_counter()
-        try:
-            provider_id = await transport.send(session, item)
-            error = None
-        except TransportError as exc:
-            provider_id, error = "", exc
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            provider_id, error = "", TransportError(f"network: {type(exc).__name__}", permanent=False)
-        except Exception as exc:  # a bug in a transport must not lose the row: retried, and logged
-            log.exception("transport %s raised", transport.kind)
-            provider_id, error = "", TransportError(f"internal error: {type(exc).__name__}", permanent=False)
-        finally:
-            slots.release()
-        ms = int((time.perf_counter() - clock) * 1000)
-        return Outcome(item.delivery_id, attempts[item.delivery_id], started, ms, provider_id, error)
-
-    tasks: list[asyncio.Task[Outcome]] = []
-    step = limiter.weight
-    for start in range(0, len(items), step):
-        chunk = items[start : start + step]
-        if pacer is not None:
-            await pacer.wait(len(chunk))
-        await limiter.acquire(len(chunk))
-        for item in chunk:
-            await slots.acquire()
-            tasks.append(asyncio.create_task(one(item)))
-    return list(await asyncio.gather(*tasks))
-
-
 # --- recording -------------------------------------------------------------------------------------
 
 
 def record(outcomes: list[Outcome], *, channel: str, worker: str, now: datetime.datetime) -> DispatchStats:
-    """Write every outcome (and its attempt row) in one transaction; returns the tallies."""
+    """Write every outcome (and its attempt row) in one transaction; returns the tallies.
+
+    Sent rows are SENT; transient errors go back to QUEUED with backoff (or ``retry_after``); permanent
+    ones, and transient ones past the last attempt, FAIL with code and reason; a ``pause_sender`` error
+    re-queues its row and pauses the sender's broadcasts; a send cut off by a stop is re-queued due now
+    and marked ``maybe_duplicate`` (the provider may have it). Only rows still leased to ``worker`` move.
+    """
     stats = DispatchStats()
     ops = connection.ops
     at = ops.adapt_datetimefield_value(now)
     d = Delivery._meta.db_table
-    sent, retry, failed = [], [], []
+    sent, retry, failed, cut = [], [], [], []
     attempts: list[tuple[Any, ...]] = []
     pause: TransportError | None = None
     max_attempts = settings.SAMPARK_DISPATCH_MAX_ATTEMPTS
@@ -355,8 +306,12 @@ def record(outcomes: list[Outcome], *, channel: str, worker: str, now: datetime.
             attempts.append((o.delivery_id, started, worker, "sent", "", "", o.milliseconds))
             continue
         reason = e.reason[:300]
-        stats.reasons[e.code or reason[:40]] = stats.reasons.get(e.code or reason[:40], 0) + 1
-        if e.pause_sender:
+        key = e.code or reason[:40]
+        stats.reasons[key] = stats.reasons.get(key, 0) + 1
+        if o.cut_off:
+            cut.append((at, e.code, reason, o.delivery_id, worker))
+            attempts.append((o.delivery_id, started, worker, "stopped", e.code, reason, o.milliseconds))
+        elif e.pause_sender:
             pause = e
             # Not this row's fault: back in the queue, due when the broadcast is resumed.
             retry.append((at, e.code, reason, o.delivery_id, worker))
@@ -385,6 +340,12 @@ def record(outcomes: list[Outcome], *, channel: str, worker: str, now: datetime.
                     lease_owner = '', lease_until = NULL WHERE {mine}""",
                 retry,
             )
+        if cut:
+            cursor.executemany(
+                f"""UPDATE {d} SET status = 0, next_attempt_at = %s, error_code = %s, error_reason = %s,
+                    lease_owner = '', lease_until = NULL, maybe_duplicate = TRUE WHERE {mine}""",
+                cut,
+            )
         if failed:
             cursor.executemany(
                 f"""UPDATE {d} SET status = 5, failed_at = %s, error_code = %s, error_reason = %s,
@@ -399,7 +360,7 @@ def record(outcomes: list[Outcome], *, channel: str, worker: str, now: datetime.
         if pause is not None:
             _pause_sender(channel, pause)
         _finish_broadcasts({o.delivery_id for o in outcomes}, now)
-    stats.sent, stats.retried, stats.failed = len(sent), len(retry), len(failed)
+    stats.sent, stats.retried, stats.failed, stats.cut_off = len(sent), len(retry), len(failed), len(cut)
     stats.paused_sender = pause is not None
     return stats
 
@@ -446,6 +407,41 @@ def _finish_broadcasts(delivery_ids: set[int], now: datetime.datetime) -> None:
 # --- the loop --------------------------------------------------------------------------------------
 
 
+def _merge(into: DispatchStats, done: DispatchStats) -> None:
+    into.sent += done.sent
+    into.retried += done.retried
+    into.failed += done.failed
+    into.cut_off += done.cut_off
+    into.paused_sender = into.paused_sender or done.paused_sender
+    for k, v in done.reasons.items():
+        into.reasons[k] = into.reasons.get(k, 0) + v
+
+
+def _collect(
+    outcomes: queue.SimpleQueue[Outcome], wait_s: float, *, until: Callable[[], bool] | None = None
+) -> list[Outcome]:
+    """The outcomes that arrive within ``wait_s``; returns sooner once ``until()`` holds (checked
+    at least every 10 ms), so the caller can refill the sender's backlog in time."""
+    deadline = time.monotonic() + wait_s
+    got: list[Outcome] = []
+    while True:
+        if until is not None and until():
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            got.append(outcomes.get(timeout=min(left, 0.01)))
+        except queue.Empty:
+            continue
+        while True:  # whatever else is already there, without waiting
+            try:
+                got.append(outcomes.get_nowait())
+            except queue.Empty:
+                break
+    return got
+
+
 def dispatch_channel(
     channel: str,
     *,
@@ -454,64 +450,113 @@ def dispatch_channel(
     concurrency: int | None = None,
     worker: str = WORKER,
     transport: Transport | None = None,
+    clock: Clock = timezone.now,
+    permits: rate.Permits | None = None,
 ) -> DispatchStats:
-    """Work ``channel`` for about ``budget_s`` seconds (or until nothing is due); see the module doc."""
+    """Work ``channel`` for about ``budget_s`` seconds (or until nothing is due, the sender must pause,
+    or a stop is requested); see the module doc. ``clock`` is the wall clock of claims and records
+    (tests inject one); ``permits`` replaces the sender's rate permits (tests)."""
     transport = transport or registry.for_channel(channel)
     stats = DispatchStats()
     if transport is None:
         return stats
-    batch = batch or settings.SAMPARK_DISPATCH_BATCH
     concurrency = concurrency or settings.SAMPARK_DISPATCH_CONCURRENCY
-    limit = transport.limit
-    limiter = rate.limiter_for(transport.sender, limit.count, limit.per_seconds)
-    pacer = rate.Pacer(limit)
+    # Small lots, refilled when fewer than ``concurrency`` wait: every row claimed but not yet sent is
+    # one the sweeper must treat as a possible duplicate if this worker dies.
+    lot = max(1, min(batch or settings.SAMPARK_DISPATCH_BATCH, 2 * concurrency))
+    flush_s = settings.SAMPARK_DISPATCH_RECORD_SECONDS
+    grace_s = settings.SAMPARK_DISPATCH_STOP_GRACE_SECONDS
+    if permits is None:
+        limit = transport.limit
+        limiter = rate.limiter_for(transport.sender, limit.count, limit.per_seconds)
+        permits = rate.Permits(limit, limiter)
     renderer = Renderer(transport)
     started = time.perf_counter()
-
     spacing = transport.per_recipient_seconds
+    pending: set[int] = set()  # claimed here, no outcome recorded yet
 
     def claim_next() -> list[Claimed]:
-        now = timezone.now()
+        now = clock()
         closed = in_night_silence(now) or transport.closed_until(now)
         rows = claim(
             channel=channel,
             worker=worker,
-            limit=batch,
+            limit=lot,
             now=now,
             replies_only=closed is not None,
             spacing_s=spacing,
         )
         stats.claimed += len(rows)
-        if not rows:
+        if rows:
+            stats.batches += 1
+        else:
             # Due rows that were not claimed wait for the window to open, or for their recipient's turn.
             stats.held_until = closed or (now + datetime.timedelta(seconds=max(1.0, spacing)))
         return rows
 
+    def write(outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
+        _merge(stats, record(outcomes, channel=channel, worker=worker, now=clock()))
+        pending.difference_update(o.delivery_id for o in outcomes)
+
     with SendLoop(concurrency) as loop:
-        rows = claim_next()
-        while rows:
-            items = renderer.outgoing(rows)
-            attempts = {r.id: r.attempts for r in rows}
-            assert loop.session is not None
-            sending = loop.submit(
-                send_all(transport, loop.session, items, attempts, limiter, concurrency, pacer)
-            )
-            more = time.perf_counter() - started < budget_s
-            upcoming = claim_next() if more else []
-            outcomes = sending.result()
-            done = record(outcomes, channel=channel, worker=worker, now=timezone.now())
-            stats.batches += 1
-            stats.sent += done.sent
-            stats.retried += done.retried
-            stats.failed += done.failed
-            for k, v in done.reasons.items():
-                stats.reasons[k] = stats.reasons.get(k, 0) + v
-            if done.paused_sender:
-                stats.paused_sender = True
-                if upcoming:  # claimed for a sender that must stop: hand them back untouched
-                    release([r.id for r in upcoming], worker=worker)
+        assert loop.session is not None
+        sender = Sender(transport, loop.session, permits, concurrency=concurrency, wall=clock)
+        loop.submit(sender.start()).result()
+        claiming = not shutdown.stopping()
+        stop_at: float | None = None
+        cut = False
+        unrecorded: list[Outcome] = []
+        flushed = time.monotonic()
+
+        def hungry() -> bool:
+            return claiming and sender.backlog < concurrency
+
+        while True:
+            if claiming and (
+                sender.halted or shutdown.stopping() or time.perf_counter() - started >= budget_s
+            ):
+                claiming = False
+            if hungry():
+                rows = claim_next()
+                if rows:
+                    pending.update(r.id for r in rows)
+                    items = list(zip(renderer.outgoing(rows), [r.attempts for r in rows], strict=True))
+                    loop.run(sender.add, items)  # waited for: the backlog counts them at once
+                else:
+                    claiming = False
+            unrecorded += _collect(sender.outcomes, flush_s - (time.monotonic() - flushed), until=hungry)
+            if time.monotonic() - flushed >= flush_s or not claiming:
+                write(unrecorded)
+                unrecorded = []
+                flushed = time.monotonic()
+            if shutdown.stopping():
+                if stop_at is None:
+                    stop_at = time.monotonic()
+                    stats.stopped = True
+                    loop.call(sender.halt, "stop")
+                elif not cut and time.monotonic() - stop_at >= grace_s:
+                    cut = True
+                    loop.call(sender.cut_off)
+            if not claiming and not pending:
                 break
-            rows = upcoming
+            if sender.halted and loop.run(sender.all_done):
+                break
+        loop.call(sender.halt, "done")
+        loop.submit(sender.finished()).result(timeout=10)
+        write(unrecorded + _collect(sender.outcomes, 0.0))
+        while True:  # anything that was still on its way from the loop
+            rest = _collect(sender.outcomes, 0.01)
+            if not rest:
+                break
+            write(rest)
+    if sender.halt_reason == "pause_sender":
+        stats.paused_sender = True
+    if pending:
+        # Claimed, never handed to the provider (a pause, a stop, the end of the budget): untouched.
+        release(sorted(pending), worker=worker)
+        stats.released = len(pending)
     stats.seconds = time.perf_counter() - started
     stats.next_due = next_due(channel)
     return stats
@@ -520,9 +565,10 @@ def dispatch_channel(
 def release(ids: list[int], *, worker: str, due: datetime.datetime | None = None) -> None:
     """Give claimed rows back unsent (the claim's attempt does not count), due at ``due`` if given."""
     extra = {} if due is None else {"next_attempt_at": due}
-    Delivery.objects.filter(pk__in=ids, status=Status.SENDING, lease_owner=worker).update(
-        status=Status.QUEUED, lease_owner="", lease_until=None, attempts=F("attempts") - 1, **extra
-    )
+    for start in range(0, len(ids), 500):
+        Delivery.objects.filter(
+            pk__in=ids[start : start + 500], status=Status.SENDING, lease_owner=worker
+        ).update(status=Status.QUEUED, lease_owner="", lease_until=None, attempts=F("attempts") - 1, **extra)
 
 
 def next_due(channel: str) -> datetime.datetime | None:
@@ -537,8 +583,30 @@ def next_due(channel: str) -> datetime.datetime | None:
 
 
 def sweep(*, now: datetime.datetime | None = None) -> int:
-    """Re-queue rows whose lease expired (their worker died or hung); returns how many."""
+    """Re-queue rows whose lease expired (their worker died or hung); returns how many.
+
+    Any of them may have reached the provider before the worker died (its outcome was not yet
+    recorded), so each is marked ``maybe_duplicate`` and gets an ``expired`` attempt row naming the
+    worker that held it: a later second send of the same message can be counted, not guessed."""
     now = now or timezone.now()
-    return Delivery.objects.filter(status=Status.SENDING, lease_until__lt=now).update(
-        status=Status.QUEUED, lease_owner="", lease_until=None, next_attempt_at=now
-    )
+    reason = "lease expired while the row may have been in flight"
+    with transaction.atomic():
+        expired = Delivery.objects.filter(status=Status.SENDING, lease_until__lt=now)
+        if connection.vendor == "postgresql":
+            expired = expired.select_for_update(skip_locked=True)
+        held = list(expired.values_list("pk", "lease_owner"))
+        count = 0
+        for start in range(0, len(held), 500):
+            ids = [pk for pk, _owner in held[start : start + 500]]
+            count += Delivery.objects.filter(pk__in=ids, status=Status.SENDING, lease_until__lt=now).update(
+                status=Status.QUEUED,
+                lease_owner="",
+                lease_until=None,
+                next_attempt_at=now,
+                maybe_duplicate=True,
+            )
+        at = connection.ops.adapt_datetimefield_value(now)
+        BulkInserter(DeliveryAttempt, ["delivery", "at", "worker", "outcome", "code", "reason"], at).add_all(
+            [(pk, at, owner[:40], DeliveryAttempt.Outcome.EXPIRED, "lease", reason) for pk, owner in held]
+        )
+    return count

@@ -112,7 +112,22 @@ class Broadcast(models.Model):
 
 
 class Delivery(models.Model):
-    """One message to one contact point on one channel: the outbox row workers claim and update."""
+    """One message to one recipient on one channel: the outbox row workers claim and update.
+
+    Every outgoing message is one of these, whatever produced it. Three shapes, told apart by columns:
+
+    - a broadcast's row (``broadcast`` set): rendered from the broadcast's message, sent only while the
+      broadcast is sending and the contact point's consent is live;
+    - a reply (no broadcast, a ``contact_point``): a STOP confirmation or a HELP answer with its own
+      ``text``, sent last to its contact point;
+    - an address row (no contact point): a post to an ``address`` that is not a person — a Telegram
+      channel, say — carrying its own ``text``, ``link`` and ``media_url``. ``source`` and ``source_id``
+      say what produced it (``stream_tick`` and the tick's id) so that app can find its posts without
+      messaging knowing about it.
+
+    ``maybe_duplicate``: the row's lease expired (or a stop cut it off) while it may have been in flight,
+    so the provider may have got it twice; every such event also writes an attempt row.
+    """
 
     class Status(models.IntegerChoices):
         # Ordered: a provider status only ever moves a row forward (a late "delivered" never undoes
@@ -128,14 +143,31 @@ class Delivery(models.Model):
     id = models.BigAutoField(primary_key=True)
     # Null for a one-off reply (a STOP confirmation, a HELP answer), which goes through the same outbox.
     broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries", null=True)
-    contact_point = models.ForeignKey(ContactPoint, on_delete=models.CASCADE, related_name="deliveries")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="deliveries")
+    # Null for an address row (a Telegram channel post): it goes to ``address``, not to a person.
+    contact_point = models.ForeignKey(
+        ContactPoint, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     language = models.CharField(_("language"), max_length=5, default="hi")
-    # A reply's own text (broadcast deliveries render their broadcast's message).
+    # An address row's recipient (a chat id, "@channel"); empty when the contact point says where.
+    address = models.CharField(_("address"), max_length=254, blank=True, default="", db_default="")
+    # A reply's or an address row's own text (broadcast deliveries render their broadcast's message).
     text = models.TextField(blank=True)
+    link = models.URLField(_("link"), max_length=500, blank=True, default="", db_default="")
+    media_url = models.URLField(
+        _("image or video link"), max_length=500, blank=True, default="", db_default=""
+    )
+    # What produced an address row (e.g. "stream_tick") and its id there: a reference, not a foreign key.
+    source = models.CharField(_("source"), max_length=20, blank=True, default="", db_default="")
+    source_id = models.BigIntegerField(_("source id"), null=True, blank=True)
     status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    maybe_duplicate = models.BooleanField(
+        _("may have been sent twice"), default=False, db_default=False
+    )
     next_attempt_at = models.DateTimeField(_("next attempt"))
     lease_owner = models.CharField(max_length=40, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -165,6 +197,19 @@ class Delivery(models.Model):
             models.Index(fields=["channel", "provider_message_id"], name="delivery_provider_id"),
             # STOP cancels a contact point's pending rows.
             models.Index(fields=["contact_point", "status"], name="delivery_contact_status"),
+            # Address rows: per-recipient spacing by address, and "the posts of this tick".
+            models.Index(
+                fields=["channel", "address"],
+                name="delivery_address",
+                condition=Q(contact_point__isnull=True),
+            ),
+            models.Index(fields=["source", "source_id"], name="delivery_source", condition=~Q(source="")),
+        ]
+        constraints = [
+            # A row without a contact point must say where it goes.
+            models.CheckConstraint(
+                condition=Q(contact_point__isnull=False) | ~Q(address=""), name="delivery_has_recipient"
+            )
         ]
 
     def __str__(self) -> str:
@@ -178,6 +223,9 @@ class DeliveryAttempt(models.Model):
         SENT = "sent", _("Sent")
         RETRY = "retry", _("Will retry")
         FAILED = "failed", _("Failed")
+        # The row went back to the queue while it may already have been sent (see maybe_duplicate).
+        EXPIRED = "expired", _("Lease expired, may have been sent")
+        STOPPED = "stopped", _("Cut off by a stop, may have been sent")
 
     id = models.BigAutoField(primary_key=True)
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")

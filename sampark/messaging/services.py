@@ -1,4 +1,5 @@
-"""Broadcast services: create (with its set-based fan-out), pause, resume, cancel.
+"""Outbox services: broadcasts (create with a set-based fan-out, pause, resume, cancel) and posts to
+addresses that are not people (:func:`posts_queue`, e.g. a stream's Telegram channel posts).
 
 Typed and keyword-only; each runs in one transaction and enqueues work only after it commits.
 """
@@ -6,6 +7,8 @@ Typed and keyword-only; each runs in one transaction and enqueues work only afte
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -15,7 +18,7 @@ from django.utils.translation import gettext as _
 from sampark.people.models import Channel
 from sampark.people.scope import Action, Scope, scope_for
 
-from . import audiences
+from . import audiences, tasks
 from .models import Audience, Broadcast, Delivery, Message
 
 Status = Delivery.Status
@@ -87,8 +90,6 @@ def broadcast_create(
         broadcast.recipients = _fan_out(broadcast, points, channels, one_channel, scheduled_at or now, now)
         broadcast.save(update_fields=["recipients"])
         if not scheduled_at:
-            from . import tasks
-
             sent_on = set(channels)
             transaction.on_commit(lambda: tasks.kick(sorted(sent_on)))
     return broadcast
@@ -167,8 +168,6 @@ def broadcast_resume(*, broadcast: Broadcast) -> Broadcast:
             .values_list("channel", flat=True)
             .distinct()
         )
-        from . import tasks
-
         transaction.on_commit(lambda: tasks.kick(channels))
         return broadcast
 
@@ -207,7 +206,67 @@ def start_due_broadcasts(*, now: datetime.datetime | None = None) -> list[int]:
             .values_list("channel", flat=True)
             .distinct()
         )
-        from . import tasks
-
         transaction.on_commit(lambda: tasks.kick(channels))
     return due
+
+
+# --- posts to addresses ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One message to an address that is not a person (a Telegram channel or group, say)."""
+
+    address: str
+    text: str
+    link: str = ""
+    media_url: str = ""
+
+
+def posts_queue(
+    *,
+    channel: str,
+    posts: Sequence[Post],
+    source: str,
+    source_id: int,
+    language: str = "hi",
+    now: datetime.datetime | None = None,
+) -> list[Delivery]:
+    """Queue ``posts`` as outbox rows (claimed, sent, retried and swept like every delivery) in the
+    caller's transaction; sending starts after it commits. ``source``/``source_id`` name what produced
+    them (``"stream_tick"`` and the tick's id) so the caller can find them again (:func:`posts_of`)."""
+    if channel not in Channel.values:
+        raise BroadcastError("channel", _("unknown channel(s): %(c)s") % {"c": channel})
+    if not source or len(source) > 20:
+        raise BroadcastError("source", _("a post needs a source name of at most 20 characters"))
+    blank = [p for p in posts if not p.address.strip()]
+    if blank:
+        raise BroadcastError("address", _("every post needs an address"))
+    if any(not (p.text.strip() or p.link or p.media_url) for p in posts):
+        raise BroadcastError("text", _("a post needs a text, a link or an image"))
+    if not posts:
+        return []
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = Delivery.objects.bulk_create(
+            Delivery(
+                channel=channel,
+                address=p.address.strip()[:254],
+                text=p.text,
+                link=p.link,
+                media_url=p.media_url,
+                language=language,
+                source=source,
+                source_id=source_id,
+                next_attempt_at=now,
+                queued_at=now,
+            )
+            for p in posts
+        )
+        transaction.on_commit(lambda: tasks.kick([channel]))
+    return rows
+
+
+def posts_of(*, source: str, source_ids: Sequence[int]) -> Any:
+    """The outbox rows a source queued (a read-only queryset, newest first)."""
+    return Delivery.objects.filter(source=source, source_id__in=list(source_ids)).order_by("-queued_at", "-id")

@@ -1,6 +1,6 @@
 """Background work of messaging. Tasks take channel names or ids, never objects, and call services.
 
-``dispatch`` works one channel for a bounded time and then hands over: to itself again at once when
+``dispatch`` works one channel for a bounded time and then hands over (unless the worker is stopping): to itself again at once when
 rows are still due, or scheduled for when the next retry falls due. Several may run at once (two
 consumers, several workers): each claims different rows. ``sweep`` (every minute) re-queues expired
 leases, starts scheduled broadcasts and kicks every channel with due rows, so a lost enqueue or a
@@ -16,6 +16,8 @@ from django.db import close_old_connections
 from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
+
+from sampark.core import shutdown
 
 from . import dispatch as dispatcher
 from . import services, statuses
@@ -34,7 +36,8 @@ def kick(channels: Iterable[str]) -> None:
 def dispatch(channel: str) -> dict[str, int]:
     stats = dispatcher.dispatch_channel(channel)
     now = timezone.now()
-    if stats.next_due is not None and not stats.paused_sender:
+    # Stopping: hand nothing over (the next worker's sweep kicks every channel with due rows).
+    if stats.next_due is not None and not stats.paused_sender and not shutdown.stopping():
         if stats.next_due <= now and stats.claimed:
             dispatch(channel)  # more is due: hand over to a fresh task (others get a turn between)
         elif stats.next_due > now:

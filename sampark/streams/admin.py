@@ -1,7 +1,8 @@
-"""Admin for streams, their ticks and Telegram channel posts — read-only and scoped.
+"""Admin for streams and their ticks (with each tick's Telegram posts) — read-only and scoped.
 
 Streams are listed as :func:`selectors.streams_visible` allows (their unit inside the reader's area),
-ticks and channel posts through their stream. Nothing here writes a row directly: streams are created
+ticks through their stream; a tick's channel posts are outbox rows of
+messaging (``source`` = ``stream_tick``), shown on the tick's page. Nothing here writes a row directly: streams are created
 on the streams page; pausing and resuming go through the services (also as admin actions, for the
 streams the reader may manage); ticks are the ticker's record.
 """
@@ -13,13 +14,16 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sampark.content.admin import ReadOnly
 
 from . import selectors, services
-from .models import ChannelPost, Stream, StreamEntry, Tick
+from sampark.messaging import services as outbox
+
+from .models import Stream, StreamEntry, Tick
 
 
 class StreamEntryInline(ReadOnly, admin.TabularInline):
@@ -109,24 +113,25 @@ class TickAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ("stream__status",)
     search_fields = ("stream__name",)
     show_full_result_count = False
-    fields = ("stream", "number", "item", "due_at", "published_at", "lateness_ms")
+    fields = ("stream", "number", "item", "due_at", "published_at", "lateness_ms", "channel_posts")
     readonly_fields = fields
+
+    @admin.display(description=_("Telegram posts"))
+    def channel_posts(self, obj: Tick) -> str:
+        rows = outbox.posts_of(source=services.TICK_SOURCE, source_ids=[obj.pk]).values_list(
+            "address", "status", "attempts", "maybe_duplicate", "error_reason"
+        )
+        labels = dict(outbox.Delivery.Status.choices)
+        return format_html_join(
+            "\n",
+            "<div>{} — {} ({} {}){}{}</div>",
+            (
+                (address, labels.get(status, status), attempts, _("attempts"),
+                 f" — {reason}" if reason else "", f" — {_('may have been sent twice')}" if twice else "")
+                for address, status, attempts, twice, reason in rows
+            ),
+        ) or "—"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         streams = selectors.streams_visible(request.user).order_by().values("pk")
         return Tick.objects.filter(stream_id__in=streams).order_by("-published_at", "-id")
-
-
-@admin.register(ChannelPost)
-class ChannelPostAdmin(ReadOnly, admin.ModelAdmin):
-    list_display = ("tick", "chat_id", "status", "attempts", "next_attempt_at", "error")
-    list_select_related = ("tick",)
-    list_filter = ("status",)
-    search_fields = ("=chat_id", "=provider_message_id")
-    show_full_result_count = False
-    fields = ("tick", "chat_id", "status", "attempts", "next_attempt_at", "provider_message_id", "error")
-    readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        streams = selectors.streams_visible(request.user).order_by().values("pk")
-        return ChannelPost.objects.filter(tick__stream_id__in=streams).order_by("-next_attempt_at", "-id")

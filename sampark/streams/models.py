@@ -1,5 +1,6 @@
 """Slogan streams: approved items published one at a time on a jittered cadence into the volunteer
-feed of a unit (and Telegram channels), a tick every 20–30 s by default, inside active hours.
+feed of a unit (and, through the messaging outbox,
+Telegram channels), a tick every 20–30 s by default, inside active hours.
 
 A :class:`Tick` is the publication: one committed row per ``(stream, number)``, so a tick happens exactly
 once whatever the workers do; its lateness (published − due) is kept. The stream's unit is stored with
@@ -106,37 +107,3 @@ class Tick(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream_id}:{self.number}"
-
-
-class ChannelPost(models.Model):
-    """A tick posted to a Telegram channel or group: an outbox row like a delivery."""
-
-    class Status(models.IntegerChoices):
-        QUEUED = 0, _("Queued")
-        SENT = 2, _("Sent")
-        FAILED = 5, _("Failed")
-
-    tick = models.ForeignKey(Tick, on_delete=models.CASCADE, related_name="channel_posts")
-    chat_id = models.CharField(max_length=64)
-    status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.QUEUED)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    provider_message_id = models.CharField(max_length=128, blank=True)
-    error = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="channel_post_due")]
-
-    def __str__(self) -> str:
-        return f"{self.tick_id}→{self.chat_id}"
-
-
-class TickerLease(models.Model):
-    """Who runs the ticker loop, until when: one row. A loop renews it every turn; a loop whose
-    process died lets it expire, and the next one (started by the minute watchdog) takes over."""
-
-    owner = models.CharField(max_length=64, blank=True)
-    until = models.DateTimeField(null=True)
-
-    def __str__(self) -> str:
-        return f"{self.owner} until {self.until}"

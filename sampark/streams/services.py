@@ -1,7 +1,7 @@
 """Streams: create, pause, resume, and publish the ticks that are due — each exactly once.
 
 A tick is published in one transaction that re-reads its stream under a lock, writes the ``Tick`` row
-(unique per stream and number), queues the Telegram posts and moves ``next_tick_at`` on; two tickers,
+(unique per stream and number), queues the Telegram posts in the messaging outbox and moves ``next_tick_at`` on; two tickers,
 or a ticker restarted after a crash, therefore never publish a tick twice, and a tick that fell due
 while no ticker ran is published late (its lateness recorded) rather than lost. The next due time is
 drawn from the previous *due* time, not the publication, so lateness never accumulates; after an outage
@@ -22,13 +22,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sampark.content.models import Item
+from sampark.messaging import services as outbox
 from sampark.people.models import Level
 from sampark.people.scope import Action, Scope, scope_for
 from sampark.people.services import unit_columns
 from sampark.territory.models import AssemblyConstituency, Block, Booth, District, Panchayat, State
 
-from .models import ChannelPost, Stream, StreamEntry, Tick
+from . import wakeup
+from .models import Stream, StreamEntry, Tick
 
+TICK_SOURCE = "stream_tick"  # the outbox rows of a tick: source, and the tick's id
 CATCH_UP_LIMIT = 5  # gaps: beyond this much backlog a stream restarts its cadence from now
 _LEVEL: dict[type, str] = {
     State: Level.STATE,
@@ -179,13 +182,18 @@ def _publish(stream_id: int, now: datetime.datetime) -> Tick | None:
         stream.next_tick_at = following(stream, number, due, now)
         stream.save(update_fields=["ticks", "next_tick_at", "updated_at"])
         if stream.telegram_chats:
-            ChannelPost.objects.bulk_create(
-                ChannelPost(tick=tick, chat_id=str(chat), next_attempt_at=now)
-                for chat in stream.telegram_chats
+            # Through the one outbox: claimed, retried, swept and recorded like every delivery.
+            item = tick.item
+            outbox.posts_queue(
+                channel="telegram",
+                posts=[
+                    outbox.Post(address=str(chat), text=item.text_for("hi"), link=item.link, media_url=item.image_url)
+                    for chat in stream.telegram_chats
+                ],
+                source=TICK_SOURCE,
+                source_id=tick.pk,
+                now=now,
             )
-            from . import tasks
-
-            transaction.on_commit(lambda: tasks.post_to_channels(tick.pk))
         return tick
 
 
@@ -254,6 +262,7 @@ def stream_create(
         StreamEntry.objects.bulk_create(
             StreamEntry(stream=stream, item=item, position=i) for i, item in enumerate(items, start=1)
         )
+        transaction.on_commit(wakeup.wake_ticker)  # its first tick is due now
     return stream
 
 
@@ -285,6 +294,7 @@ def stream_resume(*, stream: Stream, by: Any, now: datetime.datetime | None = No
         stream.status = Stream.Status.ACTIVE
         stream.next_tick_at = _active(stream, now)
         stream.save(update_fields=["status", "next_tick_at", "updated_at"])
+        transaction.on_commit(wakeup.wake_ticker)
     return stream
 
 
