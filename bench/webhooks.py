@@ -1,11 +1,16 @@
-"""WhatsApp status callbacks per second on loopback, with latency, vs a bare WSGI endpoint.
+"""WhatsApp status callbacks per second on loopback, with latency and lag, vs a bare WSGI endpoint.
 
 Serves the app with granian as ``sampark serve`` does (WSGI, 2 workers, a few blocking threads each)
 on a throwaway SQLite home holding sent WhatsApp deliveries, then a load generator in its own process
 posts signed Cloud API status webhooks ("delivered", then "read", one status per request as Meta sends
-them), 32 in flight. Measured: callbacks/s and p50/p99 latency; every status applied (checked in the
-database afterwards). Baseline: the same granian configuration serving a bare WSGI callable that
-answers 200 to the same requests — the floor of server, loopback and client here.
+them), 32 in flight. The webhook only queues a status; the worker's ``messaging.statuses`` loop applies
+the queue in batches — here it runs in a thread of this process (the worker's own loop function, as
+the worker runs it), concurrently with the load. Measured: callbacks/s and p50/p99 request latency;
+the lag from a provider's post to its status on the Delivery row (p50/p99/max: the k-th status posted
+against the moment k statuses were on rows, sampled every 50 ms; statuses are applied in arrival
+order); every status applied (checked in the database afterwards). Baseline: the same granian
+configuration serving a bare WSGI callable that answers 200 to the same requests — the floor of
+server, loopback and client here.
 
 The last line is ``webhooks: <n> callbacks/s (ratio <r> vs bare WSGI endpoint)``.
 """
@@ -20,6 +25,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -71,8 +77,9 @@ def load(url: str, bodies: list[bytes], conn: Any) -> None:
 
     from sampark.transports.fakes.whatsapp import sign
 
-    async def run() -> tuple[float, list[float], dict[int, int]]:
+    async def run() -> tuple[float, list[float], dict[int, int], list[float]]:
         latencies: list[float] = []
+        posted: list[float] = []  # wall-clock start of each request, to compare with the database
         codes: dict[int, int] = {}
         queue: asyncio.Queue[bytes] = asyncio.Queue()
         for body in bodies:
@@ -83,6 +90,7 @@ def load(url: str, bodies: list[bytes], conn: Any) -> None:
                 while not queue.empty():
                     body = queue.get_nowait()
                     headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, SECRET)}
+                    posted.append(time.time())
                     start = time.perf_counter()
                     async with session.post(url, data=body, headers=headers) as response:
                         await response.read()
@@ -91,14 +99,14 @@ def load(url: str, bodies: list[bytes], conn: Any) -> None:
 
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-            return time.perf_counter() - start, latencies, codes
+            return time.perf_counter() - start, latencies, codes, posted
 
     conn.send(asyncio.run(run()))
 
 
 def measure(
     url: str, bodies: list[bytes], warm_up: list[bytes]
-) -> tuple[float, float, float, dict[int, int]]:
+) -> tuple[float, float, float, dict[int, int], list[float]]:
     """Warm the server up (imports, connections, caches in every worker; not timed), then time ``bodies``."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
@@ -109,12 +117,54 @@ def measure(
     parent, child = context.Pipe()
     process = context.Process(target=load, args=(url, bodies, child))
     process.start()
-    seconds, latencies, codes = parent.recv()
+    seconds, latencies, codes, posted = parent.recv()
     process.join()
     latencies.sort()
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    return len(bodies) / seconds, p50, p99, codes
+    return len(bodies) / seconds, p50, p99, codes, sorted(posted)
+
+
+def applied_statuses() -> int:
+    """Statuses on Delivery rows: each delivered and each read stamp counts one."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(delivered_at), COUNT(read_at) FROM messaging_delivery WHERE provider_message_id <> ''"
+        )
+        delivered, read = cursor.fetchone()
+    return int(delivered) + int(read)
+
+
+class Sampler(threading.Thread):
+    """Every 50 ms: (wall time, statuses applied so far)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.samples: list[tuple[float, int]] = []
+
+    def run(self) -> None:
+        from django.db import connection
+
+        while not self.stop.is_set():
+            self.samples.append((time.time(), applied_statuses()))
+            self.stop.wait(0.05)
+        connection.close()
+
+
+def lags(posted: list[float], samples: list[tuple[float, int]], before: int) -> list[float]:
+    """For the k-th status posted, the seconds until k statuses (beyond ``before``) were applied."""
+    found: list[float] = []
+    i = 0
+    for k, at in enumerate(posted, start=1):
+        while i < len(samples) and samples[i][1] - before < k:
+            i += 1
+        if i == len(samples):
+            break
+        found.append(max(samples[i][0] - at, 0.0))
+    return found
 
 
 def main() -> None:
@@ -124,6 +174,7 @@ def main() -> None:
     messages = 1_000 if args.quick else 10_000  # two statuses each
     os.environ.update(SETTINGS)
     home = django_in_temp_home("webhooks")
+    from django.conf import settings
     from django.db import connection
 
     from sampark.messaging import services
@@ -154,7 +205,7 @@ def main() -> None:
     port = free_port()
     bare = start_granian("bench._bare_wsgi:application", port, env)
     try:
-        base_rate, base_p50, base_p99, base_codes = measure(
+        base_rate, base_p50, base_p99, base_codes, _posted = measure(
             f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up
         )
     finally:
@@ -165,13 +216,34 @@ def main() -> None:
         f"{base_codes}"
     )
 
+    from sampark.core import loops
+    from sampark.messaging import statuses
+
+    stop = threading.Event()
+    drainer = threading.Thread(target=loops.LOOPS["messaging.statuses"].fn, args=(stop,), daemon=True)
+    drainer.start()
     port = free_port()
     app = start_granian("config.wsgi:application", port, env)
+    sampler = Sampler()
     try:
-        rate, p50, p99, codes = measure(f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up)
+        before = applied_statuses()
+        sampler.start()
+        rate, p50, p99, codes, posted = measure(
+            f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up
+        )
+        deadline = time.monotonic() + 120
+        while statuses.backlog() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # one more sample after the last batch
     finally:
         app.terminate()
         app.wait(timeout=10)
+        sampler.stop.set()
+        sampler.join()
+        stop.set()
+        drainer.join(timeout=10)
+    # The warm-up's "sent" statuses change no row (already sent): only the measured ones are counted.
+    lag = sorted(lags(posted, sampler.samples, before))
     read = Delivery.objects.filter(status=Delivery.Status.READ, delivered_at__isnull=False).count()
     print(
         f"status webhooks: {len(bodies):,} callbacks, {rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms {codes}"
@@ -179,6 +251,12 @@ def main() -> None:
     print(f"applied: {read:,} of {messages:,} deliveries read (with their delivered time)")
     assert codes == {200: len(bodies)}, codes
     assert read == messages, (read, messages)
+    assert len(lag) == len(bodies), (len(lag), len(bodies))
+    print(
+        f"webhook lag (post -> status on its row): p50 {lag[len(lag) // 2]:.2f} s, "
+        f"p99 {lag[int(len(lag) * 0.99)]:.2f} s, max {lag[-1]:.2f} s "
+        f"(drain batch {settings.SAMPARK_STATUS_DRAIN_BATCH}, interval {settings.SAMPARK_STATUS_DRAIN_SECONDS} s)"
+    )
     print(f"machine: {machine()}")
     connection.close()
     shutil.rmtree(home, ignore_errors=True)

@@ -281,6 +281,19 @@ SAMPARK_TICKER_HANDOVER_SECONDS = env.float("SAMPARK_TICKER_HANDOVER_SECONDS", d
 SAMPARK_STOP_SECONDS = env.float("SAMPARK_STOP_SECONDS", default=8.0)
 if SAMPARK_LEASE_SECONDS < 1 or SAMPARK_TICKER_HANDOVER_SECONDS < SAMPARK_LEASE_SECONDS:
     raise ImproperlyConfigured("SAMPARK_LEASE_SECONDS must be >= 1 and <= SAMPARK_TICKER_HANDOVER_SECONDS")
+# --- webhooks: status queue and inbound dedupe (webhooks engineer) -----------------------------------
+# Status webhooks queue what they receive; the worker's messaging.statuses loop applies the queue in
+# batches of this many, and looks again this often once it is empty (the lag's floor).
+SAMPARK_STATUS_DRAIN_BATCH = env.int("SAMPARK_STATUS_DRAIN_BATCH", default=1000)
+SAMPARK_STATUS_DRAIN_SECONDS = env.float("SAMPARK_STATUS_DRAIN_SECONDS", default=0.5)
+# An inbound message without a provider id is a replay when the same sender sent the same text within
+# this many seconds (SMS gateways that give no id retry whole batches).
+SAMPARK_INBOUND_DEDUPE_SECONDS = env.int("SAMPARK_INBOUND_DEDUPE_SECONDS", default=600)
+if SAMPARK_STATUS_DRAIN_BATCH < 1 or SAMPARK_STATUS_DRAIN_SECONDS <= 0 or SAMPARK_INBOUND_DEDUPE_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "SAMPARK_STATUS_DRAIN_BATCH must be >= 1, SAMPARK_STATUS_DRAIN_SECONDS > 0, "
+        "SAMPARK_INBOUND_DEDUPE_SECONDS >= 0"
+    )
 
 # Rate-limit buckets (pyrate-limiter), shared by every worker process: Redis when distributed,
 # else an SQLite file of their own.

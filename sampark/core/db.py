@@ -5,8 +5,9 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -44,3 +45,64 @@ def short_write() -> Iterator[None]:
                 yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class _Slot:
+    __slots__ = ("done", "failed", "rows")
+
+    def __init__(self, rows: Sequence[Sequence[Any]]) -> None:
+        self.rows = rows
+        self.done = False
+        self.failed = False
+
+
+class GroupedInsert:
+    """One INSERT statement shared by the threads of a process: group commit without a timer.
+
+    A thread queues its rows and waits for the write turn; the thread that gets it inserts every row
+    queued by then, from all threads, in one :func:`short_write` transaction, and the others find
+    theirs written and return at once. Nobody waits for a batch to fill: a lone request commits its
+    own row straight away, while under load the rows of requests that arrived during one commit share
+    the next. Each caller returns only once its rows are committed (a webhook answers 200 only for what
+    is stored). If a shared commit fails, each of its other callers inserts its own rows alone, so one
+    bad row fails only its own request. Inside an open transaction (tests, callers that must write
+    atomically with more) rows are inserted directly, in that transaction.
+    """
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self._queued: list[_Slot] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def insert(self, rows: Sequence[Sequence[Any]]) -> None:
+        if connection.in_atomic_block:
+            with short_write(), connection.cursor() as cursor:
+                cursor.executemany(self.sql, rows)
+            return
+        slot = _Slot(rows)
+        with self._queue_lock:
+            self._queued.append(slot)
+        with self._turn:
+            if slot.done:
+                return
+            if slot.failed:  # a shared commit with someone else's row failed: try ours alone
+                with short_write(), connection.cursor() as cursor:
+                    cursor.executemany(self.sql, rows)
+                return
+            with self._queue_lock:
+                batch, self._queued = self._queued, []
+            try:
+                with short_write(), connection.cursor() as cursor:
+                    cursor.executemany(self.sql, [row for queued in batch for row in queued.rows])
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                for queued in batch:
+                    queued.failed = True
+            else:
+                for queued in batch:
+                    queued.done = True
+                return
+            with short_write(), connection.cursor() as cursor:  # as the others will: ours alone
+                cursor.executemany(self.sql, rows)

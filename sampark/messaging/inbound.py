@@ -9,8 +9,10 @@ and confirms; HELP answers in the person's language. A replayed webhook stores a
 
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -19,6 +21,7 @@ from sampark.people import services as people
 from sampark.people.models import ContactPoint, Source
 from sampark.transports.events import InboundEvent
 
+from . import tasks
 from .models import Delivery, InboundMessage
 
 Status = Delivery.Status
@@ -62,13 +65,40 @@ def reply_text(action: str, language: str) -> str:
         )
 
 
+def _replayed(event: InboundEvent) -> bool:
+    """Whether a message without a provider id was stored already: the same sender sent the same text
+    within ``SAMPARK_INBOUND_DEDUPE_SECONDS`` of it (either side: replays may arrive out of order).
+
+    Some SMS gateways give inbound messages no id and retry whole batches; without this, a replayed
+    STOP was stored twice and confirmed twice. A person who really sends the same words twice within
+    the window is taken once: for STOP, START and HELP that is the same outcome.
+    """
+    window = datetime.timedelta(seconds=settings.SAMPARK_INBOUND_DEDUPE_SECONDS)
+    return InboundMessage.objects.filter(
+        channel=event.channel,
+        address=event.address[:254],
+        wa_user_id=event.wa_user_id[:64],
+        text=event.text,
+        provider_message_id="",
+        received_at__gte=event.at - window,
+        received_at__lte=event.at + window,
+    ).exists()
+
+
 def receive(event: InboundEvent) -> InboundMessage | None:
-    """Store one inbound message and act on it; ``None`` for a replay already stored."""
+    """Store one inbound message and act on it; ``None`` for a replay already stored (the same provider
+    id, or — without one — the same sender and text within the dedupe window)."""
     action = keyword(event.text)
     now = timezone.now()
     try:
         with transaction.atomic():
             point = _contact_point(event)
+            if not event.provider_message_id:
+                if point is not None and connection.features.has_select_for_update:
+                    # Two replays at once on PostgreSQL: the second waits here, then sees the first.
+                    ContactPoint.objects.select_for_update().filter(pk=point.pk).first()
+                if _replayed(event):
+                    return None
             message = InboundMessage.objects.create(
                 channel=event.channel,
                 address=event.address[:254],
@@ -98,8 +128,6 @@ def receive(event: InboundEvent) -> InboundMessage | None:
                 next_attempt_at=now,
                 queued_at=now,
             )
-            from . import tasks
-
             transaction.on_commit(lambda: tasks.kick([point.channel]))
             return message
     except IntegrityError:

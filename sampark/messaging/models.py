@@ -277,6 +277,11 @@ class InboundMessage(models.Model):
                 condition=~Q(provider_message_id=""),
             )
         ]
+        indexes = [
+            # A message without a provider id is a replay when the same sender sent the same text just
+            # before (``inbound.receive``): found by sender and time.
+            models.Index(fields=["channel", "address", "received_at"], name="inbound_sender_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.received_at:%Y-%m-%d %H:%M} {self.action or '-'}"
@@ -300,6 +305,34 @@ class EarlyStatus(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["channel", "provider_message_id"], name="early_status_id")]
+        constraints = [
+            # A replayed report for an unknown id waits once, not once per replay.
+            models.UniqueConstraint(
+                fields=["channel", "provider_message_id", "status"], name="early_status_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.provider_message_id} {self.status}"
+
+
+class QueuedStatus(models.Model):
+    """A provider status a webhook received and has not applied yet.
+
+    The webhook only appends here (one cheap insert, then 200); the ``messaging.statuses`` loop of the
+    worker applies the queue in set-based batches (:func:`sampark.messaging.statuses.drain`), oldest
+    first, and deletes what it applied in the same transaction. Applying is monotonic and idempotent,
+    so a row applied twice (two drains racing) changes nothing the second time.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    channel = models.CharField(max_length=10)
+    provider_message_id = models.CharField(max_length=128)
+    status = models.PositiveSmallIntegerField(choices=Delivery.Status.choices)
+    at = models.DateTimeField()
+    error_code = models.CharField(max_length=20, blank=True)
+    error_reason = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"{self.channel} {self.provider_message_id} {self.status}"

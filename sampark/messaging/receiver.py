@@ -1,17 +1,17 @@
-"""What messaging does with webhook events: statuses move deliveries forward, inbound goes to inbound."""
+"""What messaging does with webhook events: statuses are queued for the worker's loop to apply in
+batches (``statuses.enqueue``, applied by ``statuses.drain``), inbound messages are acted on at once
+(``inbound.receive``: a STOP must cancel what is queued before the next dispatch claim)."""
 
 from __future__ import annotations
 
 from sampark.transports.events import InboundEvent, StatusEvent
 
+from . import inbound, statuses
+
 
 class WebhookReceiver:
     def statuses(self, events: list[StatusEvent]) -> None:
-        from . import statuses
-
-        statuses.apply_statuses(events)
+        statuses.enqueue(events)
 
     def inbound(self, event: InboundEvent) -> None:
-        from . import inbound
-
         inbound.receive(event)

@@ -1,91 +1,263 @@
-"""Provider statuses applied to deliveries: idempotent, monotonic, never blocking the webhook.
+"""Provider statuses applied to deliveries: queued by the webhook, applied in batches by a worker loop.
 
-A status only moves a row forward: sent → delivered → read (a late "delivered" never undoes "read",
-a replay changes nothing). "failed" ends a row that was only sent. A status for an id we have not
+The webhook's part is :func:`enqueue`: one insert of what the provider reported into
+:class:`QueuedStatus`, then 200. The ``messaging.statuses`` loop of the worker (:func:`drain_loop`)
+applies the queue oldest first in set-based batches (:func:`drain`): one ``executemany`` of guarded
+UPDATEs per batch, in the transaction that deletes the batch from the queue. A webhook therefore costs
+one small write whatever the delivery table holds, and a status reaches its row within the loop's
+interval plus one batch (``SAMPARK_STATUS_DRAIN_SECONDS``; bench/webhooks.py measures the lag).
+
+Applying is monotonic and idempotent: a status only moves a row forward (sent → delivered → read; a
+late "delivered" never undoes "read", a replay changes nothing), and "read" implies "delivered" (a
+read that arrives first stamps ``delivered_at`` too, with the read's time: delivered at the latest
+then). "failed" ends a row that was only sent; when a batch holds both a progress status and a failure
+for one id, the progress wins (a delivered message did not fail). A status for an id we have not
 recorded yet (a fast provider reports before the worker writes the id it got back) waits in
-:class:`EarlyStatus` and is applied when the send is recorded; ids that never appear are purged.
+:class:`EarlyStatus`, once per id and status however often it is replayed, and is applied when the send
+is recorded; ids that never appear are purged after a day.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from sampark.core.db import short_write
+from sampark.core.db import GroupedInsert, short_write
 from sampark.transports.events import StatusEvent
 
-from .models import Delivery, EarlyStatus
+from .models import Delivery, EarlyStatus, QueuedStatus
+
+logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
 RANK = {"sent": Status.SENT, "delivered": Status.DELIVERED, "read": Status.READ, "failed": Status.FAILED}
-_STAMP = {Status.SENT: "sent_at", Status.DELIVERED: "delivered_at", Status.READ: "read_at"}
+LABEL: dict[int, str] = {int(rank): name for name, rank in RANK.items()}
+_CHUNK = 500  # ids per existence query: far below every backend's parameter limit
+# Early statuses whose delivery row turned up without the dispatcher applying them (it checked before the
+# webhook's transaction committed, on PostgreSQL) are picked up by the loop this often.
+_SETTLE_EVERY_S = 30.0
 
 
-def _apply(cursor: object, event: StatusEvent) -> bool | None:
-    """Apply one event; True if a row changed, False if the row exists and is already past it, None if
-    no row has this id."""
-    status = RANK.get(event.status)
-    if status is None:
-        return False
-    d = Delivery._meta.db_table
-    at = connection.ops.adapt_datetimefield_value(event.at)
-    if status == Status.FAILED:
-        sql = f"""UPDATE {d} SET status = %s, failed_at = %s, error_code = %s, error_reason = %s
-                  WHERE channel = %s AND provider_message_id = %s AND status = %s"""
-        params = [
-            status,
-            at,
+# Raw SQL on purpose: this runs once per status webhook (thousands a second in a campaign) and the ORM's
+# bulk_create cost more than the insert itself. Grouped: concurrent webhooks of a process share a commit.
+_QUEUE = GroupedInsert(
+    f"INSERT INTO {QueuedStatus._meta.db_table} "
+    "(channel, provider_message_id, status, at, error_code, error_reason, received_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def enqueue(events: Sequence[StatusEvent]) -> int:
+    """Queue a webhook's statuses for :func:`drain`; returns how many. Returns once they are committed."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [
+        (
+            event.channel[:10],
+            event.provider_message_id[:128],
+            int(RANK[event.status]),
+            connection.ops.adapt_datetimefield_value(event.at),
             event.error_code[:20],
             event.error_reason[:300],
-            event.channel,
-            event.provider_message_id,
-            Status.SENT,
-        ]
-    else:
-        stamp = _STAMP[status]
-        sql = f"""UPDATE {d} SET status = %s, {stamp} = COALESCE({stamp}, %s)
-                  WHERE channel = %s AND provider_message_id = %s AND status < %s"""
-        params = [status, at, event.channel, event.provider_message_id, status]
-    cursor.execute(sql, params)  # type: ignore[attr-defined]
-    if cursor.rowcount:  # type: ignore[attr-defined]
-        return True
-    cursor.execute(  # type: ignore[attr-defined]
-        f"SELECT 1 FROM {d} WHERE channel = %s AND provider_message_id = %s LIMIT 1",
-        [event.channel, event.provider_message_id],
-    )
-    return False if cursor.fetchone() else None  # type: ignore[attr-defined]
+            now,
+        )
+        for event in events
+        if event.provider_message_id and event.status in RANK
+    ]
+    if not rows:
+        return 0
+    _QUEUE.insert(rows)
+    return len(rows)
+
+
+@dataclass(slots=True)
+class _Target:
+    """Everything a batch says about one provider message id, folded together."""
+
+    rank: int = 0  # the furthest progress status (sent/delivered/read), 0 for none
+    sent_at: datetime.datetime | None = None
+    delivered_at: datetime.datetime | None = None
+    read_at: datetime.datetime | None = None
+    failure: StatusEvent | None = None  # the earliest "failed"
+
+
+def _earliest(current: datetime.datetime | None, at: datetime.datetime) -> datetime.datetime:
+    return at if current is None or at < current else current
+
+
+def _fold(events: Iterable[StatusEvent]) -> tuple[dict[tuple[str, str], _Target], list[StatusEvent]]:
+    targets: dict[tuple[str, str], _Target] = {}
+    kept: list[StatusEvent] = []
+    for event in events:
+        rank = RANK.get(event.status)
+        if rank is None or not event.provider_message_id:
+            continue
+        kept.append(event)
+        target = targets.setdefault((event.channel, event.provider_message_id[:128]), _Target())
+        if rank == Status.FAILED:
+            if target.failure is None or event.at < target.failure.at:
+                target.failure = event
+            continue
+        target.rank = max(target.rank, int(rank))
+        if rank == Status.SENT:
+            target.sent_at = _earliest(target.sent_at, event.at)
+        elif rank == Status.DELIVERED:
+            target.delivered_at = _earliest(target.delivered_at, event.at)
+        else:
+            target.read_at = _earliest(target.read_at, event.at)
+    for target in targets.values():
+        if target.read_at is not None and target.delivered_at is None:
+            target.delivered_at = target.read_at  # read implies delivered: at the latest when it was read
+    return targets, kept
+
+
+def _known(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    by_channel: dict[str, list[str]] = {}
+    for channel, provider_id in keys:
+        by_channel.setdefault(channel, []).append(provider_id)
+    known: set[tuple[str, str]] = set()
+    for channel, ids in by_channel.items():
+        for start in range(0, len(ids), _CHUNK):
+            found = Delivery.objects.filter(
+                channel=channel, provider_message_id__in=ids[start : start + _CHUNK]
+            ).values_list("provider_message_id", flat=True)
+            known.update((channel, provider_id) for provider_id in found)
+    return known
 
 
 def apply_statuses(events: Iterable[StatusEvent]) -> int:
-    """Apply a webhook's statuses in one transaction; returns how many rows moved."""
+    """Apply statuses now, set-based, in one transaction (the caller's, if one is open); returns how
+    many rows moved. Statuses for ids no delivery has yet wait in :class:`EarlyStatus`."""
+    targets, kept = _fold(events)
+    if not targets:
+        return 0
+    adapt = connection.ops.adapt_datetimefield_value
+    d = Delivery._meta.db_table
+    progress = [
+        (
+            t.rank,
+            adapt(t.sent_at),
+            adapt(t.delivered_at),
+            adapt(t.read_at),
+            channel,
+            provider_id,
+            t.rank,
+        )
+        for (channel, provider_id), t in targets.items()
+        if t.rank
+    ]
+    failures = [
+        (
+            Status.FAILED,
+            adapt(t.failure.at),
+            t.failure.error_code[:20],
+            t.failure.error_reason[:300],
+            channel,
+            provider_id,
+            Status.SENT,
+        )
+        for (channel, provider_id), t in targets.items()
+        if t.failure is not None
+    ]
     moved = 0
-    early: list[EarlyStatus] = []
-    now = timezone.now()
     with short_write(), connection.cursor() as cursor:
-        for event in events:
-            if not event.provider_message_id:
-                continue
-            result = _apply(cursor, event)
-            if result:
-                moved += 1
-            elif result is None and event.status in RANK:
-                early.append(
-                    EarlyStatus(
-                        channel=event.channel,
-                        provider_message_id=event.provider_message_id[:128],
-                        status=RANK[event.status],
-                        at=event.at,
-                        error_code=event.error_code[:20],
-                        error_reason=event.error_reason[:300],
-                        received_at=now,
-                    )
-                )
+        known = _known(targets)
+        # Forward only: the guard ``status < new`` makes a replay or a late status change nothing; the
+        # COALESCEs keep the first time each stage was reported.
+        if progress:
+            cursor.executemany(
+                f"""UPDATE {d} SET status = %s, sent_at = COALESCE(sent_at, %s),
+                    delivered_at = COALESCE(delivered_at, %s), read_at = COALESCE(read_at, %s)
+                    WHERE channel = %s AND provider_message_id = %s AND status < %s""",
+                progress,
+            )
+            moved += max(cursor.rowcount, 0)
+        if failures:
+            cursor.executemany(
+                f"""UPDATE {d} SET status = %s, failed_at = %s, error_code = %s, error_reason = %s
+                    WHERE channel = %s AND provider_message_id = %s AND status = %s""",
+                failures,
+            )
+            moved += max(cursor.rowcount, 0)
+        early = _early_rows(
+            event for event in kept if (event.channel, event.provider_message_id[:128]) not in known
+        )
         if early:
-            EarlyStatus.objects.bulk_create(early)
+            EarlyStatus.objects.bulk_create(early, ignore_conflicts=True)
     return moved
+
+
+def _early_rows(events: Iterable[StatusEvent]) -> list[EarlyStatus]:
+    """One waiting row per (channel, id, status), the earliest report of each."""
+    now = timezone.now()
+    rows: dict[tuple[str, str, int], EarlyStatus] = {}
+    for event in events:
+        key = (event.channel, event.provider_message_id[:128], int(RANK[event.status]))
+        if key in rows and rows[key].at <= event.at:
+            continue
+        rows[key] = EarlyStatus(
+            channel=event.channel,
+            provider_message_id=key[1],
+            status=key[2],
+            at=event.at,
+            error_code=event.error_code[:20],
+            error_reason=event.error_reason[:300],
+            received_at=now,
+        )
+    return list(rows.values())
+
+
+def drain(*, limit: int | None = None) -> int:
+    """Apply up to ``limit`` queued statuses, oldest first, and remove them from the queue, in one
+    transaction; returns how many were taken (0: the queue is empty). Tests call this to see what
+    their webhooks queued applied; the worker's loop calls it over and over."""
+    limit = limit or settings.SAMPARK_STATUS_DRAIN_BATCH
+    with short_write():
+        queued = QueuedStatus.objects.order_by("id")
+        if connection.features.has_select_for_update_skip_locked:
+            # Several workers drain at once on PostgreSQL: each takes rows the others do not hold.
+            queued = queued.select_for_update(skip_locked=True)
+        batch = list(
+            queued.values_list(
+                "id", "channel", "provider_message_id", "status", "at", "error_code", "error_reason"
+            )[:limit]
+        )
+        if not batch:
+            return 0
+        apply_statuses(
+            StatusEvent(channel, provider_id, LABEL[status], at, code, reason)
+            for _id, channel, provider_id, status, at, code, reason in batch
+        )
+        QueuedStatus.objects.filter(id__in=[row[0] for row in batch]).delete()
+    return len(batch)
+
+
+def drain_loop(stop: threading.Event) -> None:
+    """The worker's ``messaging.statuses`` loop: drain until the queue is empty, then wait a moment."""
+    limit = settings.SAMPARK_STATUS_DRAIN_BATCH
+    settled = time.monotonic()
+    while not stop.is_set():
+        connection.close_if_unusable_or_obsolete()
+        taken = drain(limit=limit)
+        if time.monotonic() - settled >= _SETTLE_EVERY_S:
+            settle_early()
+            settled = time.monotonic()
+        if taken < limit:
+            stop.wait(settings.SAMPARK_STATUS_DRAIN_SECONDS)
+    connection.close()
+
+
+def backlog() -> int:
+    """Statuses received and not applied yet."""
+    return QueuedStatus.objects.count()
 
 
 def apply_early(channel: str, provider_ids: list[str]) -> int:
@@ -93,16 +265,31 @@ def apply_early(channel: str, provider_ids: list[str]) -> int:
     transaction; a cheap no-op when nothing is waiting (the usual case)."""
     if not provider_ids or not EarlyStatus.objects.filter(channel=channel).exists():
         return 0
-    waiting = list(
-        EarlyStatus.objects.filter(channel=channel, provider_message_id__in=provider_ids).order_by(
-            "status", "at"
+    waiting = list(EarlyStatus.objects.filter(channel=channel, provider_message_id__in=provider_ids))
+    return _apply_waiting(waiting)
+
+
+def settle_early(*, limit: int = 1000) -> int:
+    """Apply waiting statuses whose delivery row exists by now (the dispatcher looked for them before
+    the webhook's transaction had committed); returns how many."""
+    with transaction.atomic():
+        waiting = list(
+            EarlyStatus.objects.filter(
+                Exists(
+                    Delivery.objects.filter(
+                        channel=OuterRef("channel"), provider_message_id=OuterRef("provider_message_id")
+                    )
+                )
+            )[:limit]
         )
-    )
+        return _apply_waiting(waiting)
+
+
+def _apply_waiting(waiting: list[EarlyStatus]) -> int:
     if not waiting:
         return 0
-    label: dict[int, str] = {int(v): k for k, v in RANK.items()}
     apply_statuses(
-        StatusEvent(w.channel, w.provider_message_id, label[w.status], w.at, w.error_code, w.error_reason)
+        StatusEvent(w.channel, w.provider_message_id, LABEL[w.status], w.at, w.error_code, w.error_reason)
         for w in waiting
     )
     EarlyStatus.objects.filter(pk__in=[w.pk for w in waiting]).delete()

@@ -23,7 +23,8 @@ Either list may be absent or empty. DELIVRD means delivered to the handset, SENT
 operator; every other status is a failure (adapters must map intermediate SMPP states such as ENROUTE
 or ACCEPTD to SENT, not pass them through). The signature is over the bytes as sent — never re-encoded
 JSON, which would change Hindi text — and a request with a missing or wrong one gets 403 and is not
-read. The reply is 200 ``{}`` once parsed; a body that is not this shape gets 400. Single entries that
+read. The reply is 200 ``{}`` once parsed; a body that is not JSON, is nested too deeply or is not
+this shape gets 400 with the reason. Single entries that
 are malformed are logged and skipped rather than failing the batch: a gateway retrying the whole
 batch would never get past them. Reports may be repeated and arrive out of order; the receiver copes.
 """
@@ -33,7 +34,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -66,35 +66,33 @@ def signature_valid(secret: str, body: bytes, given: str) -> bool:
 def _at(value: Any) -> datetime.datetime | None:
     if value is None:
         return timezone.now()  # a gateway that omits the time: it is happening about now
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return events.from_unix(value)
+
+
+def _is_id(value: Any) -> bool:
+    """A gateway's message id: a non-empty string or an integer (not a bool, which JSON also has)."""
+    if isinstance(value, bool):
+        return False
+    return (isinstance(value, str) and bool(value.strip())) or isinstance(value, int)
 
 
 def _report(item: Any) -> events.StatusEvent | None:
     if not isinstance(item, dict):
         return None
     provider_id, code, at = item.get("id"), item.get("status"), _at(item.get("at"))
-    if (
-        not isinstance(provider_id, str | int)
-        or not str(provider_id)
-        or not isinstance(code, str)
-        or at is None
-    ):
+    if not _is_id(provider_id) or not isinstance(code, str) or at is None:
         return None
     code = code.strip().upper()
     status = STATUSES.get(code, "failed")
     error = item.get("error")
+    error = error.strip() if isinstance(error, str) else ""  # never str() of a structure
     return events.StatusEvent(
         channel="sms",
         provider_message_id=str(provider_id),
         status=status,
         at=at,
         error_code=code if status == "failed" else "",
-        error_reason=(str(error) if error else code) if status == "failed" else "",
+        error_reason=(error or code) if status == "failed" else "",
     )
 
 
@@ -108,6 +106,8 @@ def _inbound(item: Any) -> events.InboundEvent | None:
     if not digits.isascii() or not digits.isdigit() or not 7 <= len(digits) <= 15:
         return None
     provider_id = item.get("id")
+    if provider_id is not None and not _is_id(provider_id):
+        return None
     return events.InboundEvent(
         channel="sms",
         address="+" + digits,
@@ -154,9 +154,9 @@ def sms(request: HttpRequest) -> HttpResponse:
     if not signature_valid(transport.webhook_secret, body, request.headers.get(SIGNATURE_HEADER, "")):
         return JsonResponse({"error": "bad signature"}, status=403)
     try:
-        data = json.loads(body)
-    except ValueError:  # also covers bytes that are not UTF-8
-        return JsonResponse({"error": "body is not JSON"}, status=400)
+        data = events.decode_json(body)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     try:
         statuses, messages = parse_body(data)
     except ValueError as exc:
@@ -166,4 +166,4 @@ def sms(request: HttpRequest) -> HttpResponse:
         receiver.statuses(statuses)
     for message in messages:
         receiver.inbound(message)
-    return JsonResponse({})
+    return HttpResponse(events.EMPTY_JSON, content_type="application/json")

@@ -6,12 +6,16 @@ Telegram (403, nothing handed on). Only text messages in private chats matter: t
 writing to the bot, and the bot commands ``/start``, ``/stop`` and ``/help`` become the keywords
 START, STOP and HELP that every channel shares. Everything else (edits, group chatter, photos,
 member updates) is acknowledged and ignored, so Telegram does not redeliver it.
+
+Bad input: a body that is not JSON, is nested too deeply, or is not an object gets 400 with the reason.
+An Update object whose message we cannot read (an id that is not an integer, a ``date`` no calendar
+holds such as 10^20) is logged and acknowledged with 200, not refused: Telegram redelivers refused
+updates and holds the bot's later ones back meanwhile, and this one would never read better — one
+malformed update must not delay somebody else's STOP.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
 from typing import Any
 
@@ -54,22 +58,36 @@ def parse_update(update: dict[str, Any]) -> events.InboundEvent | None:
         return None
     chat_id = chat.get("id")
     message_id = message.get("message_id")
-    date = message.get("date")
-    if not isinstance(chat_id, int) or not isinstance(message_id, int) or not isinstance(date, int):
-        logger.warning("telegram update %s has a malformed message; ignored", update.get("update_id"))
+    at = events.from_unix(message.get("date"))
+    if not _is_int(chat_id) or not _is_int(message_id) or at is None:
+        logger.warning("telegram update %s has a malformed message; ignored", _update_id(update))
         return None
     sender = message.get("from")
     if not isinstance(sender, dict):
         sender = {}
-    name = " ".join(str(sender.get(part) or "") for part in ("first_name", "last_name")).strip()
+    name = " ".join(_str(sender.get(part)) for part in ("first_name", "last_name")).strip()
     return events.InboundEvent(
         channel="telegram",
         address=str(chat_id),
         text=keyword_text(text),
-        at=datetime.datetime.fromtimestamp(date, tz=datetime.UTC),
+        at=at,
         provider_message_id=f"{chat_id}:{message_id}",
         name=name,
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _update_id(update: dict[str, Any]) -> str:
+    """The update's id for a log line: digits only, bounded (the body is the sender's, not ours)."""
+    value = update.get("update_id")
+    return str(value)[:20] if _is_int(value) else "?"
 
 
 @csrf_exempt
@@ -81,9 +99,9 @@ def telegram(request: HttpRequest) -> HttpResponse:
     if not transport.verify_secret(request.headers.get(SECRET_HEADER, "")):
         return JsonResponse({"error": "bad secret token"}, status=403)
     try:
-        update = json.loads(request.body)
-    except ValueError:  # also covers bytes that are not UTF-8
-        return JsonResponse({"error": "body is not JSON"}, status=400)
+        update = events.decode_json(request.body)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     if not isinstance(update, dict):
         return JsonResponse({"error": "body is not an Update object"}, status=400)
     event = parse_update(update)
@@ -93,4 +111,4 @@ def telegram(request: HttpRequest) -> HttpResponse:
         )
         events.receiver().inbound(event)
     # Telegram only needs a 2xx; an empty object keeps it from reading the reply as a method call.
-    return JsonResponse({})
+    return HttpResponse(events.EMPTY_JSON, content_type="application/json")

@@ -62,7 +62,7 @@ def _status(status: dict[str, Any]) -> StatusEvent | None:
     code = reason = ""
     if state == "failed":
         error = next(iter(_dicts(status.get("errors"))), {})
-        code = "" if error.get("code") is None else str(error.get("code"))
+        code = _scalar(error.get("code"))
         reason = _error_reason(error)
     return StatusEvent(
         channel=CHANNEL,
@@ -148,3 +148,11 @@ def _dicts(items: Any) -> list[dict[str, Any]]:
 
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
+
+
+def _scalar(value: Any) -> str:
+    """A code given as a number or a string, as text; "" for anything else (never ``str()`` of a
+    structure, which for a deeply nested one raises instead of returning)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value)

@@ -6,9 +6,13 @@ Contract:
   text/plain; anything else → 403.
 - POST: ``X-Hub-Signature-256: sha256=<hex>`` must be the HMAC-SHA256 of the raw body with the app
   secret, or 403 and nothing is handed on. Hashing ``request.body`` itself matters: re-encoded JSON
-  differs from what Meta signed (Hindi text above all). A signed body that is not JSON → 400.
-  Otherwise the parsed statuses go to ``receiver().statuses`` in one call and each inbound message to
-  ``receiver().inbound``, then 200 ``{}``. Unknown shapes are acknowledged and dropped.
+  differs from what Meta signed (Hindi text above all). A signed body that is not JSON, or JSON nested
+  deeper than any webhook (``events.decode_json``) → 400 with the reason. Otherwise the parsed statuses
+  go to ``receiver().statuses`` in one call and each inbound message to ``receiver().inbound``, then
+  200 ``{}``. Unknown shapes — unknown fields, values of the wrong type, items we cannot read — are
+  acknowledged with 200 and dropped: Meta retries anything else for days, and a body that will never
+  parse would come back again and again. The receiver queues statuses (one insert) and is applied
+  later by the worker, so the answer does not wait for the delivery table.
 
 Meta retries a failed delivery for days, so the receiver must be idempotent; an exception in it
 becomes a 500 on purpose, so that Meta tries again later.
@@ -18,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
@@ -33,6 +36,7 @@ from .transport import WhatsApp
 logger = logging.getLogger(__name__)
 
 _PREFIX = "sha256="
+_SIGNATURE_META = "HTTP_X_HUB_SIGNATURE_256"
 
 
 @csrf_exempt
@@ -43,21 +47,20 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=404)
     if request.method == "GET":
         return _handshake(request, transport)
-    if not signature_valid(
-        request.body, request.headers.get("X-Hub-Signature-256", ""), transport.app_secret
-    ):
+    # META, not request.headers: the one header we need, without building a dict of all of them.
+    if not signature_valid(request.body, request.META.get(_SIGNATURE_META, ""), transport.app_secret):
         logger.warning("whatsapp webhook: missing or wrong signature")
         return HttpResponseForbidden()
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return HttpResponse(status=400)
+        body = events.decode_json(request.body)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     found = parse(body)
     if found.statuses:
         events.receiver().statuses(found.statuses)
     for inbound in found.inbound:
         events.receiver().inbound(inbound)
-    return JsonResponse({})
+    return HttpResponse(events.EMPTY_JSON, content_type="application/json")
 
 
 def _handshake(request: HttpRequest, transport: WhatsApp) -> HttpResponse:
