@@ -3,9 +3,12 @@
 Feed pages answer a token that is malformed, unknown, revoked or expired with the same small 404 page,
 so a URL tells nobody anything. Every feed response is ``Cache-Control: private, no-store`` (no proxy or
 shared phone keeps a copy) and ``Referrer-Policy: no-referrer`` (the token is in the URL: no image host
-or share target may learn it). The feed's own POSTs (``I posted it``, marking a contact, the Copy
-beacon) are exempt from CSRF checks: the unguessable token in their path is the secret a CSRF token
-would be, and the feed sets no cookie at all.
+or share target may learn it, and not even our own proxy's access log, which records the ``Referer`` of
+every static file and poll). The feed's own POSTs (``I posted it``, marking a contact, the Copy beacon)
+are exempt from CSRF checks: the unguessable token in their path is the secret a CSRF token would be,
+and the feed sets no cookie at all — so the ``Origin: null`` that ``no-referrer`` makes a browser send
+with them does no harm here. Everywhere else the site's ``same-origin`` policy applies (the CSRF check
+refuses ``Origin: null``).
 
 The page is relative-linked (``share/<tick>/<target>/``, ``poll/`` …) under ``/f/<token>/``, so the token
 appears once in the HTML rather than on every button: a first load of 12 cards and 25 contacts stays
@@ -342,8 +345,10 @@ def link_manage(request: HttpRequest, person_id: int) -> HttpResponse:
         ],
     }
     response = render(request, "feed/link_manage.html", context)
+    # The site's ``same-origin`` referrer policy applies: ``no-referrer`` here made Chromium send
+    # ``Origin: null`` with the issue form, which the CSRF check refuses. The page's own address holds no
+    # token, and ``same-origin`` tells WhatsApp (the send button) nothing either.
     response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response
 
 
