@@ -68,6 +68,14 @@ if env.bool("SAMPARK_HTTPS", default=False):
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.bool("SAMPARK_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SAMPARK_HSTS_SECONDS", default=3600)
+    # Only for a domain whose every subdomain serves HTTPS; preload also needs a year or more of HSTS
+    # and the domain's entry on the browsers' preload list (hstspreload.org).
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SAMPARK_HSTS_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SAMPARK_HSTS_PRELOAD", default=False)
+    if SECURE_HSTS_PRELOAD and (SECURE_HSTS_SECONDS < 31536000 or not SECURE_HSTS_INCLUDE_SUBDOMAINS):
+        raise ImproperlyConfigured(
+            "SAMPARK_HSTS_PRELOAD needs SAMPARK_HSTS_SECONDS >= 31536000 and SAMPARK_HSTS_SUBDOMAINS=true"
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -345,9 +353,94 @@ SAMPARK_EMAIL_TIMEOUT_SECONDS = env.float("SAMPARK_EMAIL_TIMEOUT_SECONDS", defau
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_feed_tokens": {"()": "sampark.core.logfilters.RedactFeedTokens"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_feed_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env.str("SAMPARK_LOG_LEVEL", default="INFO")},
-    # The Huey consumer attaches its own handler to "huey"; not propagating avoids every line twice.
-    "loggers": {"huey": {"level": "INFO", "propagate": False}},
+    "loggers": {
+        # The Huey consumer attaches its own handler to "huey"; not propagating avoids every line twice.
+        "huey": {"level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "granian.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+# --- web security: referrer, CSP, login throttling, request rate limits (websec) -----------------
+import datetime  # noqa: E402  (kept inside this block: the shared header stays untouched)
+import re  # noqa: E402
+
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+# Pages tell other sites nothing about where a visitor came from, while our own forms keep a real
+# Origin (``no-referrer`` makes a browser send ``Origin: null`` on POST, which the CSRF check refuses).
+# The volunteer feed (token in the URL, CSRF-exempt POSTs, no cookie) keeps ``no-referrer`` itself.
+SECURE_REFERRER_POLICY = "same-origin"
+INSTALLED_APPS += ["axes"]
+# Rate limits first (before sessions and the database), Axes last (it turns its refusal into our page).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+    "sampark.core.middleware.RateLimitMiddleware",
+)
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("csp.context_processors.nonce")  # type: ignore[index]
+AUTHENTICATION_BACKENDS = [
+    "sampark.core.throttle.LoginThrottleBackend",  # django-axes: refuses a locked username or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Behind reverse proxies that append the client to X-Forwarded-For, how many of them to trust.
+SAMPARK_TRUSTED_PROXIES = env.int("SAMPARK_TRUSTED_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "sampark.core.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "sampark.core.throttle.locked_out"
+# Five failures lock the username (from anywhere) and the address (for any username) for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("SAMPARK_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("SAMPARK_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+# Axes' own log lines name the username typed, which may be a phone number or a mistyped password.
+AXES_VERBOSE = False
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() < 60:
+    raise ImproperlyConfigured(
+        "SAMPARK_LOGIN_FAILURE_LIMIT must be >= 1 and SAMPARK_LOGIN_LOCKOUT_MINUTES >= 1"
+    )
+
+# Requests per client address to the API, and per token to the volunteer feed (which polls every 10 s).
+SAMPARK_API_RATE = env.str("SAMPARK_API_RATE", default="600/m")
+SAMPARK_FEED_RATE = env.str("SAMPARK_FEED_RATE", default="120/m")
+for _name in ("SAMPARK_API_RATE", "SAMPARK_FEED_RATE"):
+    if not re.fullmatch(r"[1-9][0-9]*/[1-9]?[0-9]*[smhd]", vars()[_name]):
+        raise ImproperlyConfigured(f"{_name} must look like 120/m (count per s, m, h or d; e.g. 10/5m)")
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_FAIL_OPEN = True  # a cache outage must not lock every volunteer out of their feed
+CACHES["ratelimit"] = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "rl"}
+    if REDIS_URL
+    # Its own folder: culling the main cache must not drop counters, nor counters crowd out the cache.
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(SAMPARK_HOME / "ratelimit-cache"),
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
+)
+
+# Content-Security-Policy (django-csp): scripts only from our origin or with the page's nonce, nothing
+# inline; styles the same for <style> elements (style attributes stay allowed: progress bars set their
+# width). Images may come from any https site (a feed card shows its item's picture).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-elem": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
