@@ -65,9 +65,9 @@ def call(
         **{"HTTP_" + name.upper(): value for name, value in headers.items()},
     }
     started: list[Any] = []
-    content = b"".join(
-        application(environ, lambda status, headers, exc=None: started.append((status, headers)))
-    )
+    response = application(environ, lambda status, headers, exc=None: started.append((status, headers)))
+    content = b"".join(response)
+    response.close()  # as a WSGI server does: Django's request_finished (resets the URL conf, …)
     status, header_list = started[0]
     return int(status.split()[0]), dict(header_list), content
 
