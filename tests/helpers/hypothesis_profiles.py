@@ -5,7 +5,8 @@ database (nothing carried over from an earlier run decides what this one tries),
 machines are slow and shared, and a property test there must fail on a wrong answer, never on a slow
 one. ``dev`` (otherwise): random examples, the local example database, a deadline of one second per
 example (generous on a busy two-core machine, yet catching a pathological slowdown).
-``HYPOTHESIS_PROFILE`` names another profile explicitly. A test's own ``@settings(...)`` still wins.
+``HYPOTHESIS_PROFILE`` names another profile explicitly. (Hypothesis has a ``ci`` profile of its own,
+used when it detects a CI machine; this one replaces it, so the choice is ours and written here.) A test's own ``@settings(...)`` still wins.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ DEV = "dev"
 def register() -> None:
     settings.register_profile(
         CI,
+        parent=settings.get_profile("default"),
         derandomize=True,
         database=None,
         deadline=None,
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow],
     )
-    settings.register_profile(DEV, deadline=datetime.timedelta(seconds=1))
+    # From Hypothesis's own defaults, not from whatever is loaded: Hypothesis itself loads a profile of
+    # its own when it detects a CI machine.
+    settings.register_profile(
+        DEV, parent=settings.get_profile("default"), deadline=datetime.timedelta(seconds=1)
+    )
 
 
 def chosen(environ: Mapping[str, str] = os.environ) -> str:
