@@ -364,6 +364,8 @@ LOGGING = {
         "huey": {"level": "INFO", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "granian.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # django-axes writes a line for every successful login; lock-outs come at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
 

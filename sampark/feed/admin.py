@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from sampark.people.adminscope import ScopedChoicesMixin
 from sampark.people.models import Person
 from sampark.people.scope import Action
 
@@ -24,7 +25,9 @@ from . import selectors, services
 from .models import Acknowledgement, Assignment, FeedLink, Share
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ScopedChoicesMixin, admin.ModelAdmin):
+    """Nothing is written here; the forms Django builds for viewing offer only people in scope all the same."""
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

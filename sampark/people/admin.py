@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import selectors, services
+from .adminscope import ScopedChoicesMixin
 from .forms import PersonAdminForm, PostAddForm, PostChangeForm
 from .models import COUNTED_ROLES, Consent, ContactPoint, Person, Post, Tag
 from .scope import Action, scope_for
@@ -27,8 +28,8 @@ from .scope import Action, scope_for
 TIMESTAMPS = ("created_at", "updated_at")
 
 
-class ScopedAdmin(admin.ModelAdmin):
-    """``visible_to`` for the list; change and delete only inside the change scope."""
+class ScopedAdmin(ScopedChoicesMixin, admin.ModelAdmin):
+    """``visible_to`` for the list; change and delete only inside the change scope; scoped choices."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = self.model._default_manager.visible_to(request.user, Action.VIEW)  # type: ignore[attr-defined]
@@ -79,8 +80,9 @@ class PersonAdmin(ScopedAdmin):
     # the field is declared so the admin offers a search box and person autocomplete.
     search_fields = ("name",)
     search_help_text = _("Name in Hindi or English, booth code, or the last digits of a mobile number")
-    autocomplete_fields = ("home_booth", "tags")
-    raw_id_fields = ("referred_by", "user")
+    # ``referred_by`` is an autocomplete, not a raw id: a raw-id widget names whatever id it is given.
+    autocomplete_fields = ("home_booth", "tags", "referred_by")
+    raw_id_fields = ("user",)
     readonly_fields = ("shown_phone", "name_key", "login", *TIMESTAMPS)
     show_full_result_count = False
 
