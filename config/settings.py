@@ -423,7 +423,8 @@ CACHES["ratelimit"] = (
     else {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(SAMPARK_HOME / "ratelimit-cache"),
-        "OPTIONS": {"MAX_ENTRIES": 100_000},
+        # Counters are culled past this many (Django's default, 300, would drop live ones).
+        "OPTIONS": {"MAX_ENTRIES": 100_000},  # type: ignore[dict-item]
     }
 )
 
