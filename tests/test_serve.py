@@ -1,93 +1,154 @@
-"""`sampark serve` as `make run` uses it: a fresh home, the demo, web + worker, clean Ctrl-C."""
+"""`sampark serve` as `make run` uses it: a fresh home, the demo, web + worker; and as an operator
+stops it: one Ctrl-C or SIGTERM stops everything within 10 s, a second stops it at once, a killed
+worker is started again, and nothing is left running or holding the port."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers.serving import (
+    alive,
+    descendants,
+    free_port,
+    kill_everything,
+    port_is_free,
+    start_serve,
+    stop_group,
+    wait_until_up,
+    worker_statuses,
+)
+
+pytestmark = pytest.mark.skipif(os.environ.get("DATABASE_URL") is not None, reason="embedded mode only")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
 
 
-@pytest.mark.skipif(os.environ.get("DATABASE_URL") is not None, reason="embedded mode only")
 def test_it_serves_the_demo_with_a_worker_and_stops_both_on_ctrl_c(tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(SAMPARK_HOME=str(tmp_path), SAMPARK_LANGUAGE="hi", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sampark.cli",
-            "serve",
-            "--seed-demo",
-            "--port",
-            str(port),
-            "--web-workers",
-            "1",
-            "--task-workers",
-            "1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    child_pids: list[int] = []
+    port = free_port()
+    proc = start_serve(tmp_path, port, "--seed-demo", "--task-workers", "2")
+    tree: list[int] = []
     try:
-        deadline = time.monotonic() + 120
-        login_page = ""
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as response:
-                    login_page = response.read().decode()
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                time.sleep(0.5)
+        login_page = wait_until_up(proc, port)
         assert 'lang="hi"' in login_page
         css = re.search(r'href="(/static/vendor/bootstrap[^"]+\.css)"', login_page)
         assert css, "bootstrap is linked from our own static files"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{css.group(1)}", timeout=5) as response:
             assert response.status == 200 and b"Bootstrap" in response.read(2000)
-        # Both children are running: granian (web) and the Huey consumer (worker).
+        # Both children are running: granian (web) and our worker (Huey consumer + loops).
         children = subprocess.run(["pgrep", "-P", str(proc.pid), "-a"], capture_output=True, text=True).stdout
-        assert "granian" in children and "run_huey" in children
-        child_pids = [int(line.split()[0]) for line in children.splitlines()]
+        assert "granian" in children and "sampark.cli worker" in children
+        assert _wait_for(lambda: worker_statuses(tmp_path), 15), "the worker writes its status file"
+        tree = descendants(proc.pid)
     finally:
-        proc.send_signal(signal.SIGINT)
+        stop_group(proc, signal.SIGINT)  # what a terminal's Ctrl-C does
         try:
             out, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_everything(proc, tree)
             out, _ = proc.communicate()
-        output.append(out)
-    text = "".join(output)
-    assert proc.returncode == 0, text
-    assert f"http://127.0.0.1:{port}/" in text
+    assert proc.returncode == 0, out
+    assert f"http://127.0.0.1:{port}/" in out
     login, scoped = (tmp_path / "demo-login.txt").read_text().strip().splitlines()
     assert re.fullmatch(r"demo / \S{8,}", login)
     # Scoped demo logins (a district and a block coordinator, a booth volunteer) share the password.
     assert scoped == f"district, block, saathi / {login.split(' / ')[1]}"
-    assert login in text and scoped in text  # the logins are printed
-    # Nothing left behind: both children have exited.
-    for pid in child_pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+    assert login in out and scoped in out  # the logins are printed
+    assert not [pid for pid in tree if alive(pid)], "nothing left behind"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One migrated home for the stop tests (each serve start then only checks the migrations)."""
+    return tmp_path_factory.mktemp("serve-home")
+
+
+@pytest.mark.parametrize(
+    ("how", "sig"),
+    [
+        ("to the process group, as a terminal's Ctrl-C", signal.SIGINT),
+        ("to serve alone, as systemd", signal.SIGTERM),
+    ],
+)
+def test_one_signal_stops_web_and_worker_within_ten_seconds_leaving_nothing(home, how, sig):
+    port = free_port()
+    proc = start_serve(home, port)
+    tree: list[int] = []
+    try:
+        wait_until_up(proc, port)
+        assert _wait_for(lambda: worker_statuses(home), 15)
+        tree = descendants(proc.pid)
+        assert len(tree) >= 3, tree  # the worker, granian and granian's worker process
+        started = time.monotonic()
+        if sig == signal.SIGINT:
+            stop_group(proc, sig)
+        else:
+            proc.send_signal(sig)
+        proc.wait(timeout=15)
+        took = time.monotonic() - started
+    finally:
+        kill_everything(proc, tree)
+    assert took <= 10, f"stopped in {took:.1f} s ({how})"
+    assert proc.returncode == 0
+    assert not [pid for pid in tree if alive(pid)], f"left running after a signal {how}"
+    assert port_is_free(port)
+    assert worker_statuses(home) == []
+
+
+def test_a_second_signal_stops_everything_at_once(home):
+    port = free_port()
+    proc = start_serve(home, port)
+    tree: list[int] = []
+    try:
+        wait_until_up(proc, port)
+        assert _wait_for(lambda: worker_statuses(home), 15)
+        tree = descendants(proc.pid)
+        stop_group(proc, signal.SIGINT)
+        time.sleep(0.8)  # a person pressing Ctrl-C again
+        second = time.monotonic()
+        stop_group(proc, signal.SIGINT)
+        proc.wait(timeout=15)
+        took = time.monotonic() - second
+    finally:
+        kill_everything(proc, tree)
+    assert took <= 1.5, f"{took:.1f} s after the second signal"
+    assert not [pid for pid in tree if alive(pid)]
+    assert port_is_free(port)
+
+
+def test_a_worker_killed_by_sigkill_is_started_again(home):
+    port = free_port()
+    proc = start_serve(home, port)
+    tree: list[int] = []
+    try:
+        wait_until_up(proc, port)
+        assert _wait_for(lambda: worker_statuses(home), 15)
+        first = worker_statuses(home)[0]["pid"]
+        os.kill(int(first), signal.SIGKILL)
+        assert _wait_for(lambda: [s for s in worker_statuses(home) if s["pid"] != first], 20), (
+            "a new worker took the place of the killed one"
+        )
+        assert [s["pid"] for s in worker_statuses(home)] != [first]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as response:
+            assert response.status == 200  # the web never stopped
+        tree = descendants(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    finally:
+        kill_everything(proc, tree)
+    out = proc.stdout.read() if proc.stdout else ""
+    assert "worker exited with status -9" in out, out
+    assert not [pid for pid in tree if alive(pid)]

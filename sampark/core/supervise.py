@@ -9,8 +9,9 @@ them all cleanly — and leave nothing behind.
 - On Linux serve is a *child subreaper*: processes its children leave behind (granian's workers when
   granian itself exits early) are re-parented to serve, not to init, so serve can find, stop and reap
   them. At the end every descendant still alive gets SIGKILL and is reaped.
-- A child that exits while serve is not stopping is started again after a back-off (1 s doubling to
-  30 s); five exits within a minute stop serve with an error instead of looping for ever.
+- A child that exits while serve is not stopping is started again: at once if it had run for a while
+  (a kill, an out-of-memory), after a back-off (1 s doubling) if it died within seconds of its start;
+  five such quick exits within a minute stop serve with an error instead of looping for ever.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 PR_SET_CHILD_SUBREAPER = 36
 RESTARTS_PER_MINUTE = 5
+QUICK_EXIT_S = 10.0  # a child that exits sooner after its start is crash-looping
 
 
 @dataclass
@@ -34,12 +36,14 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
-    exits: list[float] = field(default_factory=list)
+    exits: list[float] = field(default_factory=list)  # quick exits (crash loops), monotonic times
     restart_at: float | None = None
+    started_at: float = 0.0
 
     def start(self) -> None:
         self.process = subprocess.Popen(self.argv)
         self.restart_at = None
+        self.started_at = time.monotonic()
 
 
 def become_subreaper() -> bool:
@@ -132,11 +136,14 @@ class Supervisor:
             if child.process is not None and child.process.poll() is not None:
                 status = child.process.returncode
                 child.process = None
-                child.exits = [t for t in child.exits if now - t < 60] + [now]
+                # A child that ran a good while before it died (killed, out of memory) is simply started
+                # again; one that dies on start-up again and again backs off, then gives up.
+                quick = now - child.started_at < QUICK_EXIT_S
+                child.exits = [t for t in child.exits if now - t < 60] + ([now] if quick else [])
                 if len(child.exits) >= RESTARTS_PER_MINUTE:
                     self.log(f"{child.name} exited {len(child.exits)} times in a minute; stopping.")
                     return 1
-                delay = min(30.0, 2.0 ** (len(child.exits) - 1))
+                delay = min(30.0, 2.0 ** (len(child.exits) - 1)) if quick else 0.5
                 self.log(f"{child.name} exited with status {status}; starting it again in {delay:.0f} s.")
                 child.restart_at = now + delay
             if child.process is None and child.restart_at is not None and now >= child.restart_at:
