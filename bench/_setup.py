@@ -70,3 +70,37 @@ def write_volunteers_csv(path: Path, rows: int | None) -> int:
             writer.writerow(row)
             written += 1
     return written
+
+
+def write_spread_volunteers_csv(path: Path, rows: int) -> int:
+    """Exactly ``rows`` volunteers (the demo's generator) spread over the whole state: every k-th booth
+    is used, k chosen so that the generated rows just exceed ``rows``, with more volunteers per booth
+    when there are too few booths (the small demo). Coordinators come first, as in the demo. Returns
+    the number of data rows written."""
+    import csv
+    import itertools
+    import math
+    import random
+
+    from sampark.people.demo import _rows
+    from sampark.territory.models import Booth
+
+    booths = list(
+        Booth.objects.order_by("ac_id", "number", "suffix").values_list(
+            "code", "panchayat_id", "district_id", "block_id"
+        )
+    )
+    target = 11  # ~10.2 volunteers a booth on average with the demo's variance
+    stride = max(1, int(len(booths) * 10 / rows))
+    if stride == 1:
+        target = max(target, math.ceil(1.6 * rows / len(booths)))
+    written = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["name", "phone", "booth", "post", "age", "consent_source", "consent_at", "language"])
+        for row in itertools.islice(_rows(booths[::stride], random.Random(1), target), rows):
+            writer.writerow(row)
+            written += 1
+    if written < rows:
+        raise RuntimeError(f"generated only {written:,} of {rows:,} volunteers")
+    return written
