@@ -25,9 +25,10 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -58,13 +59,14 @@ _QUEUE = GroupedInsert(
 
 def enqueue(events: Sequence[StatusEvent]) -> int:
     """Queue a webhook's statuses for :func:`drain`; returns how many. Returns once they are committed."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    adapt = connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value
+    now = adapt(timezone.now())
     rows = [
         (
             event.channel[:10],
             event.provider_message_id[:128],
             int(RANK[event.status]),
-            connection.ops.adapt_datetimefield_value(event.at),
+            adapt(event.at),
             event.error_code[:20],
             event.error_reason[:300],
             now,
@@ -119,17 +121,27 @@ def _fold(events: Iterable[StatusEvent]) -> tuple[dict[tuple[str, str], _Target]
     return targets, kept
 
 
-def _known(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _known(cursor: Any, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (channel, provider id) pairs a delivery has. Raw SQL: the ORM's ``__in`` took
+    longer to prepare its parameters than the database took to answer."""
     by_channel: dict[str, list[str]] = {}
     for channel, provider_id in keys:
         by_channel.setdefault(channel, []).append(provider_id)
     known: set[tuple[str, str]] = set()
+    d = Delivery._meta.db_table
     for channel, ids in by_channel.items():
         for start in range(0, len(ids), _CHUNK):
-            found = Delivery.objects.filter(
-                channel=channel, provider_message_id__in=ids[start : start + _CHUNK]
-            ).values_list("provider_message_id", flat=True)
-            known.update((channel, provider_id) for provider_id in found)
+            chunk = ids[start : start + _CHUNK]
+            cursor.execute(
+                f"SELECT provider_message_id FROM {d} WHERE channel = %s "
+                f"AND provider_message_id IN ({_placeholders(len(chunk))})",
+                [channel, *chunk],
+            )
+            known.update((channel, provider_id) for (provider_id,) in cursor.fetchall())
     return known
 
 
@@ -169,7 +181,7 @@ def apply_statuses(events: Iterable[StatusEvent]) -> int:
     ]
     moved = 0
     with short_write(), connection.cursor() as cursor:
-        known = _known(targets)
+        known = _known(cursor, targets)
         # Forward only: the guard ``status < new`` makes a replay or a late status change nothing; the
         # COALESCEs keep the first time each stage was reported.
         if progress:
@@ -236,7 +248,14 @@ def drain(*, limit: int | None = None) -> int:
             StatusEvent(channel, provider_id, LABEL[status], at, code, reason)
             for _id, channel, provider_id, status, at, code, reason in batch
         )
-        QueuedStatus.objects.filter(id__in=[row[0] for row in batch]).delete()
+        ids = [row[0] for row in batch]
+        with connection.cursor() as cursor:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                cursor.execute(
+                    f"DELETE FROM {QueuedStatus._meta.db_table} WHERE id IN ({_placeholders(len(chunk))})",
+                    chunk,
+                )
     return len(batch)
 
 
