@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+
 PR_SET_CHILD_SUBREAPER = 36
 RESTARTS_PER_MINUTE = 5
 QUICK_EXIT_S = 10.0  # a child that exits sooner after its start is crash-looping
@@ -141,10 +143,16 @@ class Supervisor:
                 quick = now - child.started_at < QUICK_EXIT_S
                 child.exits = [t for t in child.exits if now - t < 60] + ([now] if quick else [])
                 if len(child.exits) >= RESTARTS_PER_MINUTE:
-                    self.log(f"{child.name} exited {len(child.exits)} times in a minute; stopping.")
+                    self.log(
+                        _("%(name)s exited %(count)d times in a minute; stopping.")
+                        % {"name": child.name, "count": len(child.exits)}
+                    )
                     return 1
                 delay = min(30.0, 2.0 ** (len(child.exits) - 1)) if quick else 0.5
-                self.log(f"{child.name} exited with status {status}; starting it again in {delay:.0f} s.")
+                self.log(
+                    _("%(name)s exited with status %(code)s; starting it again in %(delay).1f s.")
+                    % {"name": child.name, "code": status, "delay": delay}
+                )
                 child.restart_at = now + delay
             if child.process is None and child.restart_at is not None and now >= child.restart_at:
                 child.start()
@@ -171,7 +179,10 @@ class Supervisor:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.log(f"pid {process.pid} did not stop in {self.stop_seconds:.0f} s; killing it.")
+                self.log(
+                    _("process %(pid)s did not stop in %(seconds).0f s; killing it.")
+                    % {"pid": process.pid, "seconds": self.stop_seconds}
+                )
         self._kill_all()
 
     def _kill_all(self) -> None:
