@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sampark.messaging.rate import Pacer, permits_per_take
+from sampark.messaging.rate import Pacer, Permits, SlidingWindow, margin_for, permits_per_take
 from sampark.transports.base import Limit
 
 
@@ -59,3 +59,29 @@ def test_fast_senders_take_permits_in_groups():
     assert permits_per_take(Limit(80)) == 1
     assert permits_per_take(Limit(1000)) == 10
     assert permits_per_take(Limit(100_000)) == 50
+
+
+def test_permits_hold_the_limit_in_every_closed_window_of_a_second():
+    # Even spacing at exactly 80/s puts the 81st send 1.000 s after the first: one closed second holds
+    # 81, and any jitter on the way does the same to a half-open one. The window keeps a margin.
+    import bisect
+
+    clock = FakeClock()
+    limit = Limit(80)
+    permits = Permits(
+        limit,
+        None,
+        pacer=Pacer(limit, clock=clock.time, sleep=clock.sleep, margin_s=margin_for(limit)),
+        window=SlidingWindow(limit, clock=clock.time, sleep=clock.sleep),
+    )
+
+    async def send(n: int) -> None:
+        for _ in range(n):
+            await permits.take()
+            clock.sent.append(clock.now)
+
+    asyncio.run(send(400))
+    times = clock.sent
+    busiest = max(bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times))
+    assert 78 <= busiest <= 80, busiest
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 80 * 0.98 - 1e-9

@@ -2,13 +2,17 @@
 
 ``with LocalServer(app) as server: server.url`` — the port is chosen by the OS; the server stops
 (and its thread ends) when the block exits. Handlers run on the server's own event loop.
+:class:`ChildServer` runs a fake in a process of its own, for tests that measure arrival times.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import multiprocessing
 import threading
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -67,3 +71,50 @@ class LocalServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def _serve_child(conn: Any, factory: str, options: dict[str, Any]) -> None:
+    module, _, name = factory.partition(":")
+    fake = getattr(importlib.import_module(module), name)(**options)
+    with LocalServer(fake.app) as server:
+        conn.send(server.url)
+        while (command := conn.recv()) != "stop":
+            if command == "received":
+                conn.send([(r.number, r.at, r.payload, r.wamid, r.fault) for r in fake.received])
+
+
+class ChildServer:
+    """A fake provider (``"module:Class"`` built with ``options``) in a spawned process of its own.
+
+    Its clock and answers are then not held back by the test's own threads (the GIL): arrival times
+    taken in-process jittered by tens of milliseconds, which is the very thing a rate test measures.
+    ``received()`` returns ``(number, at, payload, wamid, fault)`` for every request so far.
+    """
+
+    def __init__(self, factory: str, **options: Any) -> None:
+        self.factory = factory
+        self.options = options
+        self.url = ""
+        self._context = multiprocessing.get_context("spawn")
+        self._conn: Any = None
+        self._process: Any = None
+
+    def __enter__(self) -> ChildServer:
+        self._conn, child = self._context.Pipe()
+        self._process = self._context.Process(
+            target=_serve_child, args=(child, self.factory, self.options), daemon=True
+        )
+        self._process.start()
+        if not self._conn.poll(30):
+            raise RuntimeError("the fake provider did not start within 30 s")
+        self.url = self._conn.recv()
+        return self
+
+    def received(self) -> list[tuple[int, float, dict[str, Any], str, str]]:
+        self._conn.send("received")
+        return list(self._conn.recv())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._conn.send("stop")
+            self._process.join(timeout=10)
