@@ -194,14 +194,15 @@ def test_it_retries_transient_errors_with_backoff_and_fails_permanent_ones_with_
         }
     )
 
-    before = timezone.now()
-    first = dispatch.dispatch_channel("sms", transport=transport)
+    now = timezone.now()
+    clock = [now]  # the dispatcher's wall clock, moved by hand
+    first = dispatch.dispatch_channel("sms", transport=transport, clock=lambda: clock[0])
     assert (first.sent, first.retried, first.failed) == (1, 1, 1)
     retry = Delivery.objects.get(person=flaky)
     assert retry.status == Status.QUEUED and retry.error_code == "500" and retry.attempts == 1
     # Backoff for a first retry: 5 s with jitter between half and the whole.
-    wait = (retry.next_attempt_at - before).total_seconds()
-    assert 2.4 <= wait <= 6
+    wait = (retry.next_attempt_at - now).total_seconds()
+    assert 2.5 <= wait <= 5
     failed = Delivery.objects.get(person=bad)
     assert (failed.status, failed.error_code, failed.error_reason) == (
         Status.FAILED,
@@ -210,10 +211,11 @@ def test_it_retries_transient_errors_with_backoff_and_fails_permanent_ones_with_
     )
     assert Delivery.objects.get(person=good).status == Status.SENT
 
-    # Not yet due: nothing claimed. Once due, it goes.
-    assert dispatch.dispatch_channel("sms", transport=transport).claimed == 0
-    Delivery.objects.filter(pk=retry.pk).update(next_attempt_at=timezone.now())
-    again = dispatch.dispatch_channel("sms", transport=transport)
+    # Not yet due (a moment before): nothing claimed. Once due, it goes.
+    clock[0] = retry.next_attempt_at - datetime.timedelta(milliseconds=1)
+    assert dispatch.dispatch_channel("sms", transport=transport, clock=lambda: clock[0]).claimed == 0
+    clock[0] = retry.next_attempt_at
+    again = dispatch.dispatch_channel("sms", transport=transport, clock=lambda: clock[0])
     assert (again.claimed, again.sent) == (1, 1)
     assert Delivery.objects.get(pk=retry.pk).attempts == 2
     assert list(
@@ -238,12 +240,12 @@ def test_it_obeys_retry_after_and_gives_up_after_the_last_attempt(settings):
         }
     )
     now = timezone.now()
-    dispatch.dispatch_channel("sms", transport=transport)
+    dispatch.dispatch_channel("sms", transport=transport, clock=lambda: now)
     row = Delivery.objects.get(person=person)
-    assert 29 <= (row.next_attempt_at - now).total_seconds() <= 31
+    assert row.next_attempt_at == now + datetime.timedelta(seconds=30)
 
-    Delivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
-    dispatch.dispatch_channel("sms", transport=transport)
+    later = row.next_attempt_at
+    dispatch.dispatch_channel("sms", transport=transport, clock=lambda: later)
     row.refresh_from_db()
     assert row.status == Status.FAILED
     assert row.error_reason == "gave up after 2 attempts: still down"
@@ -421,16 +423,21 @@ def test_a_recipients_next_message_waits_for_the_providers_per_recipient_spacing
     )
     transport = Scripted()
     transport.per_recipient_seconds = 30.0  # type: ignore[misc]
+    now = timezone.now()
 
-    stats = dispatch.dispatch_channel("sms", transport=transport)
+    stats = dispatch.dispatch_channel("sms", transport=transport, clock=lambda: now)
 
     # One message per person: the second broadcast's rows wait their turn, unclaimed and unattempted.
     assert sorted(m.address for m in Scripted.calls) == sorted([str(a.phone), str(b.phone)])
     assert set(Delivery.objects.filter(broadcast=first).values_list("status", flat=True)) == {Status.SENT}
     waiting = Delivery.objects.filter(broadcast=second)
     assert set(waiting.values_list("status", "attempts")) == {(Status.QUEUED, 0)}
-    assert stats.held_until is not None and stats.held_until > timezone.now()
-    # Once the spacing has passed (pretend: the first messages went 31 s ago), they go.
-    Delivery.objects.filter(broadcast=first).update(sent_at=timezone.now() - datetime.timedelta(seconds=31))
-    Delivery.objects.filter(broadcast=second).update(next_attempt_at=timezone.now())
-    assert dispatch.dispatch_channel("sms", transport=transport).sent == 2
+    assert stats.held_until == now + datetime.timedelta(seconds=30)
+    sent_at = Delivery.objects.filter(broadcast=first).values_list("sent_at", flat=True)
+    assert set(sent_at) == {now}
+    # 29 s later they still wait; 30 s later it is their turn.
+    Delivery.objects.filter(broadcast=second).update(next_attempt_at=now)
+    almost = now + datetime.timedelta(seconds=29)
+    assert dispatch.dispatch_channel("sms", transport=transport, clock=lambda: almost).claimed == 0
+    turn = now + datetime.timedelta(seconds=30, milliseconds=1)
+    assert dispatch.dispatch_channel("sms", transport=transport, clock=lambda: turn).sent == 2
