@@ -13,8 +13,8 @@ One call of :func:`dispatch_channel` works one channel for a bounded time:
 Rows are claimed by flipping them QUEUED → SENDING with this worker's lease in one statement (a guarded
 ``UPDATE … WHERE status = 0`` on SQLite, whose writers are serialised; ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), so two workers never hold the same row. Outcomes are committed in small groups as they
-come (``SAMPARK_DISPATCH_RECORD_SECONDS``), so a worker killed at any instant re-sends at most what was
-in flight or not yet recorded then; the sweeper re-queues its expired leases and marks them
+come (every ``SAMPARK_DISPATCH_RECORD_SECONDS`` or half the concurrency's worth, whichever is first),
+so a worker killed at any instant re-sends at most what was in flight or not yet recorded then; the sweeper re-queues its expired leases and marks them
 ``maybe_duplicate`` (with an ``expired`` attempt row), since any of them may have gone out. Lots are
 small (at most ``concurrency`` rows, refilled when fewer than that wait) so few rows are held unsent.
 
@@ -418,14 +418,19 @@ def _merge(into: DispatchStats, done: DispatchStats) -> None:
 
 
 def _collect(
-    outcomes: queue.SimpleQueue[Outcome], wait_s: float, *, until: Callable[[], bool] | None = None
+    outcomes: queue.SimpleQueue[Outcome],
+    wait_s: float,
+    *,
+    until: Callable[[], bool] | None = None,
+    most: int = 0,
 ) -> list[Outcome]:
     """The outcomes that arrive within ``wait_s``; returns sooner once ``until()`` holds (checked
-    at least every 10 ms), so the caller can refill the sender's backlog in time."""
+    at least every 10 ms), so the caller can refill the sender's backlog in time, or once ``most``
+    have arrived."""
     deadline = time.monotonic() + wait_s
     got: list[Outcome] = []
     while True:
-        if until is not None and until():
+        if (until is not None and until()) or (most and len(got) >= most):
             break
         left = deadline - time.monotonic()
         if left <= 0:
@@ -465,6 +470,9 @@ def dispatch_channel(
     # one the sweeper must treat as a possible duplicate if this worker dies.
     lot = max(1, min(batch or settings.SAMPARK_DISPATCH_BATCH, 2 * concurrency))
     flush_s = settings.SAMPARK_DISPATCH_RECORD_SECONDS
+    # Also committed once half the concurrency's worth has come back: a kill then re-sends at most
+    # what was in flight plus that many, whatever the rate (at 1,000/s, 0.1 s alone would be 100).
+    group = max(1, concurrency // 2)
     grace_s = settings.SAMPARK_DISPATCH_STOP_GRACE_SECONDS
     if permits is None:
         limit = transport.limit
@@ -526,8 +534,10 @@ def dispatch_channel(
                     loop.run(sender.add, items)  # waited for: the backlog counts them at once
                 else:
                     claiming = False
-            unrecorded += _collect(sender.outcomes, flush_s - (time.monotonic() - flushed), until=hungry)
-            if time.monotonic() - flushed >= flush_s or not claiming:
+            unrecorded += _collect(
+                sender.outcomes, flush_s - (time.monotonic() - flushed), until=hungry, most=group
+            )
+            if time.monotonic() - flushed >= flush_s or len(unrecorded) >= group or not claiming:
                 write(unrecorded)
                 unrecorded = []
                 flushed = time.monotonic()
