@@ -59,6 +59,7 @@ RATE = 1_000  # the WhatsApp sender's limit (the Cloud API's ceiling per number)
 PASSWORD = "campaign-day-Bench-2026"  # noqa: S105 - throwaway logins of a throwaway home
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/sampark_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
+DRAIN_S = 120.0  # after the last send, how long the statuses may take to come back and be applied
 GOALS = {"ratio": 1.15, "lag_p99": 5.0, "poll_p99": 0.5, "page_p95": 0.5}
 
 
@@ -445,6 +446,9 @@ def main() -> None:
                 )
             if done_at is not None and stats["callbacks"]["pending"] == 0 and not probe.pending:
                 break
+            if done_at is not None and now - done_at > DRAIN_S:
+                print(f"statuses still pending {DRAIN_S:.0f} s after the last send: stopping")
+                break
             time.sleep(0.25)
         finished_at = time.time()
         stop.set()
@@ -542,7 +546,7 @@ def main() -> None:
         + ", ".join(f"{k} {percentile(v, 0.95) * 1000:.0f}" for k, v in sorted(by_page.items()))
     )
     print(
-        f"errors: {errors} (goal 0) — answers not 2xx {len(bad)}, webhook POSTs refused {webhook_refused}, "
+        f"errors: {errors} (goal 0) — answers not 2xx {len(bad)}, webhook POSTs not answered 200 {webhook_refused}, "
         f"statuses given up {callbacks['failed']}, rows failed {failed}, rows unfinished {max(unfinished, 0)}, "
         f"messages not ending read {max(not_read, 0)}, probed statuses never applied {len(probe.pending)}, "
         f"tracebacks in serve.log {tracebacks}"

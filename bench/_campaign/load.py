@@ -55,7 +55,7 @@ async def _main(
     records: list[Record] = []
     notes: list[str] = []
     rng = random.Random(11)
-    timeout = aiohttp.ClientTimeout(total=60)
+    timeout = aiohttp.ClientTimeout(total=30)
 
     async def timed(session: aiohttp.ClientSession, kind: str, path: str, label: str) -> tuple[str, bytes]:
         start = time.perf_counter()

@@ -504,6 +504,7 @@ class StatusCallbacks:
         self._requests = 0
         self._codes: Counter[str] = Counter()
         self._lateness: list[float] = []  # posted - due, per POST (its first status)
+        self._latency: list[float] = []  # seconds from sending a POST to its answer
         self._pump: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: Any = None
@@ -522,7 +523,7 @@ class StatusCallbacks:
     def snapshot(self) -> dict[str, Any]:
         """Counters so far: statuses scheduled, posted (answered 200), failed (retries exhausted), pending
         (scheduled, not yet posted or failed), POSTs made, answers by HTTP status (or exception name),
-        and the posting lateness (seconds after due) of every POST."""
+        and per POST its lateness (seconds after due) and latency (seconds to its answer)."""
         with self._lock:
             return {
                 "scheduled": self._scheduled,
@@ -532,6 +533,7 @@ class StatusCallbacks:
                 "requests": self._requests,
                 "codes": dict(self._codes),
                 "lateness": list(self._lateness),
+                "latency": list(self._latency),
             }
 
     async def start(self) -> None:
@@ -597,6 +599,7 @@ class StatusCallbacks:
                 self._requests += 1
                 self._codes[code] += 1
                 self._lateness.append(posted - group[0][6])
+                self._latency.append(time.time() - posted)
                 if code == "200":
                     self._posted += len(group)
             if code == "200":
