@@ -166,9 +166,9 @@ def test_it_derandomises_hypothesis_under_ci_without_a_database_or_a_deadline():
 
 def test_it_has_loaded_the_profile_of_this_run():
     current = hypothesis_settings.default
-    if os.environ.get("CI") == "true":
+    if hypothesis_profiles.chosen() == "ci":
         assert current.derandomize and current.database is None and current.deadline is None
-    else:
+    elif hypothesis_profiles.chosen() == "dev":
         assert current.deadline is not None and current.deadline.total_seconds() == 1
 
 
