@@ -21,8 +21,8 @@ def _distributed(environ: Mapping[str, str]) -> bool:
 
 # Skip reason (exactly as the test gives it) -> when it is a legitimate skip in CI.
 ALLOWED: dict[str, Callable[[Mapping[str, str]], bool]] = {
-    # tests/test_serve.py starts the real embedded server (SQLite + SqliteHuey); the PostgreSQL pass
-    # has no embedded database to give it. It runs in the embedded pass.
+    # tests/test_serve.py and tests/test_soak.py start the real embedded server (SQLite + SqliteHuey);
+    # the PostgreSQL pass has no embedded database to give them. They run in the embedded pass.
     "embedded mode only": _distributed,
     # tests/test_settings_modes.py: a task really queued in Redis needs the REDIS_URL of the second
     # pass; the first (embedded) pass has no Redis by design.
