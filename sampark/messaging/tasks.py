@@ -10,6 +10,7 @@ killed worker delays a message by at most a minute and loses nothing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 
 from django.db import close_old_connections
@@ -32,16 +33,55 @@ def kick(channels: Iterable[str]) -> None:
         dispatch(channel)
 
 
+# One dispatch run per channel at a time in this process. Kicks come from every broadcast and from the
+# minute sweep; without this, each added a chain of runs that handed over to itself, and a long
+# broadcast on one channel took every task thread — a broadcast on another channel then waited for a
+# free one (starved by periodic work). A kick that finds its channel busy leaves a note instead; the
+# run in progress sees it when it ends and hands over, so no kick is ever lost.
+_running: set[str] = set()
+_kicked: set[str] = set()
+_flight = threading.Lock()
+
+
+def _begin(channel: str) -> bool:
+    with _flight:
+        if channel in _running:
+            _kicked.add(channel)
+            return False
+        _running.add(channel)
+        _kicked.discard(channel)
+        return True
+
+
+def _end(channel: str) -> bool:
+    """Leave the channel; True if a kick arrived meanwhile (new rows may have missed this run)."""
+    with _flight:
+        _running.discard(channel)
+        kicked = channel in _kicked
+        _kicked.discard(channel)
+        return kicked
+
+
 @db_task(retries=0)
 def dispatch(channel: str) -> dict[str, int]:
-    stats = dispatcher.dispatch_channel(channel)
+    if not _begin(channel):
+        return {"claimed": 0, "sent": 0, "retried": 0, "failed": 0}
+    try:
+        stats = dispatcher.dispatch_channel(channel)
+    finally:
+        kicked = _end(channel)
     now = timezone.now()
     # Stopping: hand nothing over (the next worker's sweep kicks every channel with due rows).
-    if stats.next_due is not None and not stats.paused_sender and not shutdown.stopping():
-        if stats.next_due <= now and stats.claimed:
+    if not stats.paused_sender and not shutdown.stopping():
+        # After a kick during the run, look again: its rows may have been committed after the run's
+        # last look.
+        due = dispatcher.next_due(channel) if kicked else stats.next_due
+        if due is None:
+            pass
+        elif due <= now and (stats.claimed or kicked):
             dispatch(channel)  # more is due: hand over to a fresh task (others get a turn between)
-        elif stats.next_due > now:
-            dispatch.schedule((channel,), eta=stats.next_due)
+        elif due > now:
+            dispatch.schedule((channel,), eta=due)
         elif stats.held_until is not None:
             # Due but held back (night silence, the SMS window, a recipient's turn): come back then.
             dispatch.schedule((channel,), eta=max(stats.held_until, now))
