@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.utils import timezone, translation
 
@@ -70,6 +71,15 @@ def _fresh_transport_registry() -> Iterator[None]:
         if receiver is not None:
             events.set_receiver(receiver)
         shutdown.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_limits() -> Iterator[None]:
+    """Request-limit counters (the API's, the feed's) live in a process-wide cache when embedded:
+    cleared around every test, so one test's requests never make another's answer 429."""
+    caches["ratelimit"].clear()
+    yield
+    caches["ratelimit"].clear()
 
 
 @pytest.fixture(scope="session")
