@@ -267,7 +267,7 @@ def test_it_gives_up_on_a_server_that_accepts_and_never_answers_within_its_timeo
         error = failure(EmailTransport(from_email=FROM, rate=20, timeout_s=0.5), message())
         took = time.monotonic() - started
     assert (error.permanent, error.code) == (False, "timeout")
-    assert took < 2.0
+    assert took < 5.0  # its 0.5 s deadline, on a busy machine; not the 20 s default nor the lease
 
 
 def test_it_takes_its_timeout_from_the_settings(email_settings):

@@ -15,7 +15,8 @@ Rows are claimed by flipping them QUEUED → SENDING with this worker's lease in
 PostgreSQL), so two workers never hold the same row. Outcomes are committed in small groups as they
 come (every ``SAMPARK_DISPATCH_RECORD_SECONDS`` or half the concurrency's worth, whichever is first),
 so a worker killed at any instant re-sends at most what was in flight or not yet recorded then; the sweeper re-queues its expired leases and marks them
-``maybe_duplicate`` (with an ``expired`` attempt row), since any of them may have gone out. Lots are
+``maybe_duplicate`` (with an ``expired`` attempt row), since any of them may have gone out. A live
+run renews its leases every third of their length, so only a dead or hung worker's rows expire. Lots are
 small (at most ``concurrency`` rows, refilled when fewer than that wait) so few rows are held unsent.
 
 Database work stays on the calling thread (and so in its transaction and connection); the sends run on
@@ -518,6 +519,9 @@ def dispatch_channel(
         unrecorded: list[Outcome] = []
         flushed = time.monotonic()
 
+        lease_s = settings.SAMPARK_DISPATCH_LEASE_SECONDS
+        renewed = time.monotonic()
+
         def hungry() -> bool:
             return claiming and sender.backlog < concurrency
 
@@ -541,6 +545,11 @@ def dispatch_channel(
                 write(unrecorded)
                 unrecorded = []
                 flushed = time.monotonic()
+            if pending and time.monotonic() - renewed >= lease_s / 3:
+                # Still working on them: a slow run's rows must not look abandoned to the sweeper
+                # (which would re-queue them, and they would go out twice).
+                renew(sorted(pending), worker=worker, until=clock() + datetime.timedelta(seconds=lease_s))
+                renewed = time.monotonic()
             if shutdown.stopping():
                 if stop_at is None:
                     stop_at = time.monotonic()
@@ -570,6 +579,14 @@ def dispatch_channel(
     stats.seconds = time.perf_counter() - started
     stats.next_due = next_due(channel)
     return stats
+
+
+def renew(ids: list[int], *, worker: str, until: datetime.datetime) -> None:
+    """Extend this worker's lease on rows it still holds."""
+    for start in range(0, len(ids), 500):
+        Delivery.objects.filter(
+            pk__in=ids[start : start + 500], status=Status.SENDING, lease_owner=worker
+        ).update(lease_until=until)
 
 
 def release(ids: list[int], *, worker: str, due: datetime.datetime | None = None) -> None:
