@@ -80,8 +80,8 @@ def main() -> None:
         SAMPARK_NIGHT_SILENCE="false",
         SAMPARK_WHATSAPP_TOKEN=TOKEN,
         SAMPARK_WHATSAPP_PHONE_NUMBER_ID=NUMBER_ID,
-        SAMPARK_WHATSAPP_APP_SECRET="crash-secret",
-        SAMPARK_WHATSAPP_VERIFY_TOKEN="crash-verify",
+        SAMPARK_WHATSAPP_APP_SECRET="crash-secret",  # noqa: S106 - the fake needs none
+        SAMPARK_WHATSAPP_VERIFY_TOKEN="crash-verify",  # noqa: S106
         SAMPARK_WHATSAPP_RATE=str(rate),
         SAMPARK_WHATSAPP_ELIGIBILITY_ATTESTED="benchmark only",
     )
@@ -113,7 +113,9 @@ def main() -> None:
         people_csv = home / "volunteers.csv"
         with people_csv.open("w", encoding="utf-8", newline="") as fh:
             out = csv.writer(fh)
-            out.writerow(["name", "phone", "booth", "post", "age", "consent_source", "consent_at", "language"])
+            out.writerow(
+                ["name", "phone", "booth", "post", "age", "consent_source", "consent_at", "language"]
+            )
             for i in range(total_wanted):
                 out.writerow([f"Saathi {i}", f"{9_100_000_000 + i}", codes[i % len(codes)], "booth_volunteer",
                               "24", "form", "2026-01-05", "hi"])  # fmt: skip
@@ -159,13 +161,15 @@ def main() -> None:
     lost = total - len(accepted) + not_sent
     duplicates = sum(accepted.values()) - len(accepted)
     twice = {to for to, n in accepted.items() if n > 1}
-    marked = set(
+    marked = {
         address.lstrip("+")
         for address in rows.filter(maybe_duplicate=True).values_list("contact_point__address", flat=True)
-    )
+    }
     unmarked = len(twice - marked)
     minimum_s = total / rate
-    print(f"done in {elapsed:.1f} s (provider-limited minimum {minimum_s:.1f} s; {down_s:.1f} s of kills and restarts)")
+    print(
+        f"done in {elapsed:.1f} s (provider-limited minimum {minimum_s:.1f} s; {down_s:.1f} s of kills and restarts)"
+    )
     print(f"lost: {lost} (recipients never accepted {total - len(accepted)}, rows not sent {not_sent})")
     print(
         f"duplicates: {duplicates} over {kills} kills = {duplicates / max(1, kills):.1f} per kill "
@@ -177,7 +181,9 @@ def main() -> None:
     shutil.rmtree(home, ignore_errors=True)
     ok = lost == 0 and duplicates <= concurrency * kills and unmarked == 0
     per_kill = duplicates / max(1, kills)
-    print(f"crash: {per_kill:.1f} duplicates per kill (ratio {per_kill / concurrency:.2f} vs {concurrency} in flight)")
+    print(
+        f"crash: {per_kill:.1f} duplicates per kill (ratio {per_kill / concurrency:.2f} vs {concurrency} in flight)"
+    )
     if not ok:
         raise SystemExit("crash: FAILED (lost, over the bound, or an unmarked duplicate)")
 

@@ -29,7 +29,7 @@ from tests.helpers.campaign import register
 
 pytestmark = pytest.mark.django_db
 Status = Delivery.Status
-TOKEN = "dispatch-token"  # noqa: S105 - the fake's credential
+TOKEN = "dispatch-token"
 
 
 @pytest.fixture(autouse=True)
@@ -68,8 +68,8 @@ class Watched(WhatsApp):
         super().__init__(
             token=TOKEN,
             phone_number_id=number,
-            app_secret="s",  # noqa: S106
-            verify_token="v",  # noqa: S106
+            app_secret="s",
+            verify_token="v",
             api_base=f"{url}/v23.0",
             rate=min(rate, 1000),
             attestation="test",
@@ -159,9 +159,7 @@ def test_it_records_outcomes_in_small_groups_as_they_arrive(bihar, monkeypatch):
     assert len(groups) >= 8 and max(groups) <= 8, groups
 
 
-def test_a_stop_request_ends_the_run_within_six_seconds_releasing_and_marking_what_it_held(
-    bihar, stop_after
-):
+def test_a_stop_request_ends_the_run_within_six_seconds_releasing_and_marking_what_it_held(bihar, stop_after):
     broadcast = whatsapp_broadcast(bihar, 30)
     # The first six answer at once; every later request hangs (a provider gone slow).
     fake = FakeWhatsApp(token=TOKEN, faults=lambda number, payload: "timeout" if number > 6 else None)
@@ -203,7 +201,9 @@ def test_a_stopping_dispatch_task_hands_nothing_over(monkeypatch, stop_after):
 
 def test_the_sweeper_marks_what_it_requeues_as_possibly_sent_twice(bihar):
     register(1, bihar.booth, channels=[Channel.SMS])
-    services.broadcast_create(by=EVERYTHING, message=Message(text_hi="नमस्ते"), units=["state"], channels=["sms"])
+    services.broadcast_create(
+        by=EVERYTHING, message=Message(text_hi="नमस्ते"), units=["state"], channels=["sms"]
+    )
     now = timezone.now()
     (held,) = dispatch.claim(channel="sms", worker="died:1", limit=10, now=now)
 
@@ -214,7 +214,9 @@ def test_the_sweeper_marks_what_it_requeues_as_possibly_sent_twice(bihar):
     attempt = DeliveryAttempt.objects.get(delivery=row)
     assert (attempt.outcome, attempt.worker) == ("expired", "died:1")
     # Sent again later, it stays marked: duplicates can be counted from the rows.
-    dispatch.dispatch_channel("sms", transport=Outbox("sms"), clock=lambda: now + datetime.timedelta(seconds=601))
+    dispatch.dispatch_channel(
+        "sms", transport=Outbox("sms"), clock=lambda: now + datetime.timedelta(seconds=601)
+    )
     row.refresh_from_db()
     assert (row.status, row.maybe_duplicate) == (Status.SENT, True)
 
@@ -281,7 +283,10 @@ def test_a_post_needs_an_address_and_something_to_say():
     assert blank.value.field == "address"
     with pytest.raises(services.BroadcastError) as empty:
         services.posts_queue(
-            channel="telegram", posts=[services.Post(address="@x", text=" ")], source="stream_tick", source_id=1
+            channel="telegram",
+            posts=[services.Post(address="@x", text=" ")],
+            source="stream_tick",
+            source_id=1,
         )
     assert empty.value.field == "text"
     with pytest.raises(services.BroadcastError) as channel:

@@ -269,4 +269,6 @@ def posts_queue(
 
 def posts_of(*, source: str, source_ids: Sequence[int]) -> Any:
     """The outbox rows a source queued (a read-only queryset, newest first)."""
-    return Delivery.objects.filter(source=source, source_id__in=list(source_ids)).order_by("-queued_at", "-id")
+    return Delivery.objects.filter(source=source, source_id__in=list(source_ids)).order_by(
+        "-queued_at", "-id"
+    )

@@ -19,10 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from sampark.content.admin import ReadOnly
-
-from . import selectors, services
 from sampark.messaging import services as outbox
 
+from . import selectors, services
 from .models import Stream, StreamEntry, Tick
 
 
@@ -122,15 +121,24 @@ class TickAdmin(ReadOnly, admin.ModelAdmin):
             "address", "status", "attempts", "maybe_duplicate", "error_reason"
         )
         labels = dict(outbox.Delivery.Status.choices)
-        return format_html_join(
-            "\n",
-            "<div>{} — {} ({} {}){}{}</div>",
-            (
-                (address, labels.get(status, status), attempts, _("attempts"),
-                 f" — {reason}" if reason else "", f" — {_('may have been sent twice')}" if twice else "")
-                for address, status, attempts, twice, reason in rows
-            ),
-        ) or "—"
+        return (
+            format_html_join(
+                "\n",
+                "<div>{} — {} ({} {}){}{}</div>",
+                (
+                    (
+                        address,
+                        labels.get(status, status),
+                        attempts,
+                        _("attempts"),
+                        f" — {reason}" if reason else "",
+                        f" — {_('may have been sent twice')}" if twice else "",
+                    )
+                    for address, status, attempts, twice, reason in rows
+                ),
+            )
+            or "—"
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         streams = selectors.streams_visible(request.user).order_by().values("pk")

@@ -187,7 +187,9 @@ def _publish(stream_id: int, now: datetime.datetime) -> Tick | None:
             outbox.posts_queue(
                 channel="telegram",
                 posts=[
-                    outbox.Post(address=str(chat), text=item.text_for("hi"), link=item.link, media_url=item.image_url)
+                    outbox.Post(
+                        address=str(chat), text=item.text_for("hi"), link=item.link, media_url=item.image_url
+                    )
                     for chat in stream.telegram_chats
                 ],
                 source=TICK_SOURCE,
