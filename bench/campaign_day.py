@@ -572,11 +572,16 @@ def main() -> None:
         print(f"kept {home}")
     else:
         shutil.rmtree(home, ignore_errors=True)
+    if done_at is None:
+        completion = finished_at - clicked  # a lower bound: the run gave up here
+        print(
+            f"the broadcast did not finish within {deadline_s:.0f} s (a stuck or starved broadcast): figure below is a lower bound"
+        )
     print(
         f"campaign_day: {completion:.1f} s (ratio {completion / minimum:.2f} vs {minimum:.0f} s provider-limited minimum)"
     )
     if done_at is None:
-        sys.exit(f"the broadcast did not finish within {deadline_s:.0f} s")
+        sys.exit(1)
 
 
 if __name__ == "__main__":
