@@ -6,8 +6,8 @@ district coordinator of the persona world; examples are derandomised under CI by
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import quote, urlencode
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis

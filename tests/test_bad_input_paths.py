@@ -73,7 +73,9 @@ def test_slogans_are_stored_without_them_by_the_library_and_by_the_import(tmp_pa
 
 def test_a_composed_message_loses_them_and_keeps_its_lines() -> None:
     sender = get_user_model().objects.create_user("sender", password="a long enough passphrase")
-    form = BroadcastForm(data={"text_hi": f"पहली{RLO} पंक्ति\r\nदूसरी{LRI} पंक्ति", "text_en": "a\u202ab"}, user=sender)
+    form = BroadcastForm(
+        data={"text_hi": f"पहली{RLO} पंक्ति\r\nदूसरी{LRI} पंक्ति", "text_en": "a\u202ab"}, user=sender
+    )
     form.is_valid()  # the audience is incomplete; the texts are cleaned all the same
     assert form.cleaned_data["text_hi"] == "पहली पंक्ति\nदूसरी पंक्ति"
     assert form.cleaned_data["text_en"] == "ab"

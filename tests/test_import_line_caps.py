@@ -18,7 +18,9 @@ from tests.helpers.volunteers import GOOD, RAMESH, SUNITA, people_digest, run, w
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
-LINE_TOO_LONG = "a line longer than 65,536 bytes: is this the right file? (the limit is SAMPARK_IMPORT_MAX_LINE_BYTES)"
+LINE_TOO_LONG = (
+    "a line longer than 65,536 bytes: is this the right file? (the limit is SAMPARK_IMPORT_MAX_LINE_BYTES)"
+)
 
 
 @pytest.fixture(params=["serial", "child process"])

@@ -118,7 +118,9 @@ def test_the_library_alone_would_have_turned_letters_into_digits() -> None:
     assert phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == "+919876522233"
 
 
-@pytest.mark.parametrize("raw", ["98765#43210", "98765+43210", "9876543210*1", "98765/43210", "+ 98765_43210"])
+@pytest.mark.parametrize(
+    "raw", ["98765#43210", "98765+43210", "9876543210*1", "98765/43210", "+ 98765_43210"]
+)
 def test_it_refuses_other_characters_in_a_number(raw: str) -> None:
     with pytest.raises(InvalidPhone) as caught:
         normalise_mobile(raw)
@@ -139,12 +141,12 @@ def test_it_reads_digits_typed_in_devanagari() -> None:
         ("+977 984 1234567", "NP", "977"),
     ],
 )
-def test_it_refuses_a_mobile_from_a_region_not_allowed_and_says_which(raw: str, region: str, code: str) -> None:
+def test_it_refuses_a_mobile_from_a_region_not_allowed_and_says_which(
+    raw: str, region: str, code: str
+) -> None:
     with pytest.raises(InvalidPhone) as caught:
         normalise_mobile(raw)
-    assert str(caught.value) == (
-        f"a number from {region} (+{code}): only numbers from +91 (IN) are accepted"
-    )
+    assert str(caught.value) == (f"a number from {region} (+{code}): only numbers from +91 (IN) are accepted")
 
 
 def test_it_explains_a_foreign_number_in_hindi() -> None:

@@ -133,7 +133,9 @@ def _line_too_long(name: str, line: int, cap: int) -> BadFile:
             name,
             line,
             "",
-            _("a line longer than %(cap)s bytes: is this the right file? (the limit is SAMPARK_IMPORT_MAX_LINE_BYTES)")
+            _(
+                "a line longer than %(cap)s bytes: is this the right file? (the limit is SAMPARK_IMPORT_MAX_LINE_BYTES)"
+            )
             % {"cap": group_indian(cap)},
         )
     )
