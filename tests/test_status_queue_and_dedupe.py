@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from sampark.core import loops
 from sampark.core.db import GroupedInsert
-from sampark.messaging import statuses
+from sampark.messaging import inbound, statuses
 from sampark.messaging.models import Delivery, EarlyStatus, InboundMessage, QueuedStatus
 from sampark.people import services as people
 from sampark.people.models import Channel, ContactPoint
-from sampark.transports.events import StatusEvent
+from sampark.transports.events import InboundEvent, StatusEvent
 from sampark.transports.fakes.whatsapp import status_payload
 from tests.helpers import webhooks
 from tests.helpers.territory import build_bihar
@@ -254,3 +254,17 @@ def test_the_same_words_from_someone_else_or_with_an_id_are_not_replays(client, 
     webhooks.post_sms(client, {"inbound": [{"from": "919876500001", "text": "hi", "at": now, "id": "b"}]})
 
     assert InboundMessage.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_inbound_text_is_stored_without_nul_or_bidirectional_controls_and_its_stop_still_counts():
+    at = timezone.now()
+    event = InboundEvent(channel="sms", address="+919876500001", text="\u202eSTOP\u202c\x00", at=at)
+    stored = inbound.receive(event)
+    assert stored is not None and stored.text == "STOP"
+    assert InboundMessage.objects.get().text == "STOP"
+    # The replay with other invisible characters is the same message once cleaned.
+    assert (
+        inbound.receive(InboundEvent(channel="sms", address="+919876500001", text="STOP\u2066", at=at))
+        is None
+    )

@@ -9,6 +9,7 @@ and confirms; HELP answers in the person's language. A replayed webhook stores a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from sampark.core.text import clean
+from sampark.core.text import clean, clean_lines
 from sampark.people import services as people
 from sampark.people.models import ContactPoint, Source
 from sampark.transports.events import InboundEvent
@@ -88,6 +89,9 @@ def _replayed(event: InboundEvent) -> bool:
 def receive(event: InboundEvent) -> InboundMessage | None:
     """Store one inbound message and act on it; ``None`` for a replay already stored (the same provider
     id, or — without one — the same sender and text within the dedupe window)."""
+    # Stored, compared and read for keywords without NUL or bidirectional controls (a STOP wrapped in
+    # U+202E … U+202C is still a STOP; a replay is the same text once cleaned).
+    event = dataclasses.replace(event, text=clean_lines(event.text))
     action = keyword(event.text)
     now = timezone.now()
     try:
