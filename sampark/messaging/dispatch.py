@@ -508,6 +508,7 @@ def dispatch_channel(
             return
         _merge(stats, record(outcomes, channel=channel, worker=worker, now=clock()))
         pending.difference_update(o.delivery_id for o in outcomes)
+        loop.call(sender.recorded, len(outcomes))
 
     with SendLoop(concurrency) as loop:
         assert loop.session is not None

@@ -165,9 +165,7 @@ class Delivery(models.Model):
     source_id = models.BigIntegerField(_("source id"), null=True, blank=True)
     status = models.PositiveSmallIntegerField(_("status"), choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    maybe_duplicate = models.BooleanField(
-        _("may have been sent twice"), default=False, db_default=False
-    )
+    maybe_duplicate = models.BooleanField(_("may have been sent twice"), default=False, db_default=False)
     next_attempt_at = models.DateTimeField(_("next attempt"))
     lease_owner = models.CharField(max_length=40, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)

@@ -122,6 +122,10 @@ class Sender:
         self._queue: asyncio.Queue[tuple[Outgoing, int]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._idle: set[asyncio.Task[Any]] = set()  # waiting for a message or a permit: nothing sent
+        # Sent but not yet committed, in flight or waiting for the database thread: at most
+        # ``concurrency``, so a kill at any instant can catch no more than that (the crash bound),
+        # however slow a commit is.
+        self._room: asyncio.Semaphore | None = None
 
     @property
     def backlog(self) -> int:
@@ -130,6 +134,7 @@ class Sender:
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._room = asyncio.Semaphore(self.concurrency)
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
 
     def add(self, items: Iterable[tuple[Outgoing, int]]) -> None:
@@ -154,6 +159,12 @@ class Sender:
         for task in self._tasks:
             task.cancel()
 
+    def recorded(self, n: int) -> None:
+        """``n`` outcomes were committed: room for as many more sends (call on the loop)."""
+        assert self._room is not None
+        for _ in range(n):
+            self._room.release()
+
     def all_done(self) -> bool:
         """Whether every task has ended (call on the loop)."""
         return all(task.done() for task in self._tasks)
@@ -169,6 +180,8 @@ class Sender:
         while not self.halted:
             self._idle.add(me)
             try:
+                assert self._room is not None
+                await self._room.acquire()
                 item, attempts = await self._queue.get()
                 # The permit is taken now that this request can go at once, not before.
                 await self.permits.take()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import close_old_connections
@@ -26,10 +25,6 @@ from . import services, statuses
 from .models import Delivery
 
 log = logging.getLogger(__name__)
-# One dispatch run per channel in a process: a second one would only compete for the same sender's
-# permits, and would double what a kill of this process can catch in flight (the crash bound is one
-# run's concurrency). Other processes run their own.
-_running: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
 def kick(channels: Iterable[str]) -> None:
