@@ -289,6 +289,7 @@ SAMPARK_TICKER_HANDOVER_SECONDS = env.float("SAMPARK_TICKER_HANDOVER_SECONDS", d
 SAMPARK_STOP_SECONDS = env.float("SAMPARK_STOP_SECONDS", default=8.0)
 if SAMPARK_LEASE_SECONDS < 1 or SAMPARK_TICKER_HANDOVER_SECONDS < SAMPARK_LEASE_SECONDS:
     raise ImproperlyConfigured("SAMPARK_LEASE_SECONDS must be >= 1 and <= SAMPARK_TICKER_HANDOVER_SECONDS")
+
 # --- webhooks: status queue and inbound dedupe (webhooks engineer) -----------------------------------
 # Status webhooks queue what they receive; the worker's messaging.statuses loop applies the queue in
 # batches of this many, and looks again this often once it is empty (the lag's floor).
