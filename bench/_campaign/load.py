@@ -142,7 +142,7 @@ async def _main(
             guarded("feed poll", poller(feed_session, token, rng.uniform(0, ramp_s))) for token in tokens
         ]
         tasks += [
-            guarded("page", coordinator(name, pages, rng.uniform(0, 2))) for name, pages in coordinators
+            guarded("page", coordinator(name, pages, rng.uniform(0, ramp_s))) for name, pages in coordinators
         ]
         await asyncio.gather(*tasks)
     return {"records": records, "notes": notes}
