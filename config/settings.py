@@ -396,10 +396,12 @@ AUTHENTICATION_BACKENDS = [
 SAMPARK_TRUSTED_PROXIES = env.int("SAMPARK_TRUSTED_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "sampark.core.throttle.client_ip"
 AXES_LOCKOUT_CALLABLE = "sampark.core.throttle.locked_out"
-# Five failures lock the username (from anywhere) and the address (for any username) for 15 minutes.
+# Five failures lock that username from that address for 15 minutes (the pair, as axes recommends): an
+# address alone would let one person behind a carrier's or an office's shared address lock out everyone
+# there, the superuser included; a username alone would let anyone lock out any coordinator by name.
 AXES_FAILURE_LIMIT = env.int("SAMPARK_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("SAMPARK_LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 # Axes' own log lines name the username typed, which may be a phone number or a mistyped password.
