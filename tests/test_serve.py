@@ -10,6 +10,8 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -76,6 +78,28 @@ def home(tmp_path_factory):
     return tmp_path_factory.mktemp("serve-home")
 
 
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    port: int
+    tree: list[int]  # serve's descendants once everything runs
+
+
+@pytest.fixture
+def served(home) -> Iterator[Served]:
+    """`sampark serve` up, with its worker's status written; whatever the test leaves running is killed."""
+    port = free_port()
+    proc = start_serve(home, port)
+    running = Served(proc, port, [])
+    try:
+        wait_until_up(proc, port)
+        assert _wait_for(lambda: worker_statuses(home), 15)
+        running.tree = descendants(proc.pid)
+        yield running
+    finally:
+        kill_everything(proc, running.tree)
+
+
 @pytest.mark.parametrize(
     ("how", "sig"),
     [
@@ -83,73 +107,47 @@ def home(tmp_path_factory):
         ("to serve alone, as systemd", signal.SIGTERM),
     ],
 )
-def test_one_signal_stops_web_and_worker_within_ten_seconds_leaving_nothing(home, how, sig):
-    port = free_port()
-    proc = start_serve(home, port)
-    tree: list[int] = []
-    try:
-        wait_until_up(proc, port)
-        assert _wait_for(lambda: worker_statuses(home), 15)
-        tree = descendants(proc.pid)
-        assert len(tree) >= 3, tree  # the worker, granian and granian's worker process
-        started = time.monotonic()
-        if sig == signal.SIGINT:
-            stop_group(proc, sig)
-        else:
-            proc.send_signal(sig)
-        proc.wait(timeout=15)
-        took = time.monotonic() - started
-    finally:
-        kill_everything(proc, tree)
+def test_one_signal_stops_web_and_worker_within_ten_seconds_leaving_nothing(home, served, how, sig):
+    assert len(served.tree) >= 3, served.tree  # the worker, granian and granian's worker process
+    started = time.monotonic()
+    if sig == signal.SIGINT:
+        stop_group(served.proc, sig)
+    else:
+        served.proc.send_signal(sig)
+    served.proc.wait(timeout=15)
+    took = time.monotonic() - started
     assert took <= 10, f"stopped in {took:.1f} s ({how})"
-    assert proc.returncode == 0
-    assert not [pid for pid in tree if alive(pid)], f"left running after a signal {how}"
-    assert port_is_free(port)
+    assert served.proc.returncode == 0
+    assert not [pid for pid in served.tree if alive(pid)], f"left running after a signal {how}"
+    assert port_is_free(served.port)
     assert worker_statuses(home) == []
 
 
-def test_a_second_signal_stops_everything_at_once(home):
-    port = free_port()
-    proc = start_serve(home, port)
-    tree: list[int] = []
-    try:
-        wait_until_up(proc, port)
-        assert _wait_for(lambda: worker_statuses(home), 15)
-        tree = descendants(proc.pid)
-        stop_group(proc, signal.SIGINT)
-        time.sleep(0.8)  # a person pressing Ctrl-C again
-        second = time.monotonic()
-        stop_group(proc, signal.SIGINT)
-        proc.wait(timeout=15)
-        took = time.monotonic() - second
-    finally:
-        kill_everything(proc, tree)
+def test_a_second_signal_stops_everything_at_once(served):
+    stop_group(served.proc, signal.SIGINT)
+    time.sleep(0.8)  # a person pressing Ctrl-C again
+    second = time.monotonic()
+    stop_group(served.proc, signal.SIGINT)
+    served.proc.wait(timeout=15)
+    took = time.monotonic() - second
     assert took <= 1.5, f"{took:.1f} s after the second signal"
-    assert not [pid for pid in tree if alive(pid)]
-    assert port_is_free(port)
+    assert not [pid for pid in served.tree if alive(pid)]
+    assert port_is_free(served.port)
 
 
-def test_a_worker_killed_by_sigkill_is_started_again(home):
-    port = free_port()
-    proc = start_serve(home, port)
-    tree: list[int] = []
-    try:
-        wait_until_up(proc, port)
-        assert _wait_for(lambda: worker_statuses(home), 15)
-        first = worker_statuses(home)[0]["pid"]
-        os.kill(int(first), signal.SIGKILL)
-        assert _wait_for(lambda: [s for s in worker_statuses(home) if s["pid"] != first], 20), (
-            "a new worker took the place of the killed one"
-        )
-        assert [s["pid"] for s in worker_statuses(home)] != [first]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as response:
-            assert response.status == 200  # the web never stopped
-        tree = descendants(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
-    finally:
-        kill_everything(proc, tree)
-    out = proc.stdout.read() if proc.stdout else ""
+def test_a_worker_killed_by_sigkill_is_started_again(home, served):
+    first = worker_statuses(home)[0]["pid"]
+    os.kill(int(first), signal.SIGKILL)
+    assert _wait_for(lambda: [s for s in worker_statuses(home) if s["pid"] != first], 20), (
+        "a new worker took the place of the killed one"
+    )
+    assert [s["pid"] for s in worker_statuses(home)] != [first]
+    with urllib.request.urlopen(f"http://127.0.0.1:{served.port}/login/", timeout=5) as response:
+        assert response.status == 200  # the web never stopped
+    tree = descendants(served.proc.pid)
+    served.proc.send_signal(signal.SIGTERM)
+    served.proc.wait(timeout=15)
+    out = served.proc.stdout.read() if served.proc.stdout else ""
     # serve said so (in Hindi or English): the worker, and the signal that ended it.
     assert [line for line in out.splitlines() if line.startswith("worker") and "-9" in line], out
     assert not [pid for pid in tree if alive(pid)]
