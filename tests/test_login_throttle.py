@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from sampark.core.throttle import client_ip
+from sampark.core.throttle import UNKNOWN_ADDRESS, client_ip
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a long enough passphrase"
@@ -97,3 +97,14 @@ def test_it_trusts_forwarded_addresses_only_from_the_configured_proxies(rf, sett
     assert client_ip(request) == "1.2.3.4"
     v6 = rf.get("/", REMOTE_ADDR="2001:db8:1:2:3:4:5:6")
     assert client_ip(v6) == "2001:db8:1:2::"
+
+
+def test_a_request_without_an_address_is_stored_as_the_unspecified_address(rf, users):
+    """force_login and commands build requests without REMOTE_ADDR; PostgreSQL's inet column refused the
+    old "unknown" and every such login failed there."""
+    request = rf.get("/")
+    del request.META["REMOTE_ADDR"]
+    assert client_ip(request) == UNKNOWN_ADDRESS
+    client = Client()
+    client.force_login(users[0])  # axes records the login with that address
+    assert "_auth_user_id" in client.session

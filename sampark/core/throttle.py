@@ -18,6 +18,8 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+UNKNOWN_ADDRESS = "0.0.0.0"  # noqa: S104 (a value stored for an unknown client, never bound)
+
 
 def client_ip(request: HttpRequest) -> str:
     """The client's address: ``REMOTE_ADDR``, or behind ``SAMPARK_TRUSTED_PROXIES`` reverse proxies the
@@ -34,7 +36,9 @@ def client_ip(request: HttpRequest) -> str:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
-        return "unknown"
+        # No usable address (a request built in code: a test client's force_login, a command). Axes
+        # stores it in an inet column, which PostgreSQL refuses for anything but an address.
+        return UNKNOWN_ADDRESS
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address)
     return str(ip)
