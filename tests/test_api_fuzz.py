@@ -13,7 +13,7 @@ import pytest
 import schemathesis
 from django.contrib.sessions.models import Session
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished
+from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -60,11 +60,14 @@ def coordinator_session(world: World) -> None:
 @pytest.fixture(autouse=True)
 def _real_wsgi_handler() -> Iterator[None]:
     """Requests go through Django's own WSGI handler, inside the test's transaction: like Django's test
-    client, keep the handler from closing the connection (and so the transaction) after each request."""
+    client, keep the handler from closing the connection (and so the transaction) before and after each
+    request (on PostgreSQL, with CONN_MAX_AGE and health checks, the one at request start closed it)."""
+    request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
         yield
     finally:
+        request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
 
 
