@@ -285,13 +285,8 @@ class InboundMessage(models.Model):
         return f"{self.channel} {self.received_at:%Y-%m-%d %H:%M} {self.action or '-'}"
 
 
-class EarlyStatus(models.Model):
-    """A provider status for a message id we have not recorded yet.
-
-    A fast provider can report "sent" before the worker has written the id it got back; such statuses
-    wait here and are applied when the worker records the send. Ids that never turn up are purged
-    after a day (``tasks.purge_early_statuses``): a replay or a stranger's id changes nothing.
-    """
+class StatusReport(models.Model):
+    """What a provider reported about one message: the fields a waiting and a queued status share."""
 
     channel = models.CharField(max_length=10)
     provider_message_id = models.CharField(max_length=128)
@@ -300,6 +295,18 @@ class EarlyStatus(models.Model):
     error_code = models.CharField(max_length=20, blank=True)
     error_reason = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class EarlyStatus(StatusReport):
+    """A provider status for a message id we have not recorded yet.
+
+    A fast provider can report "sent" before the worker has written the id it got back; such statuses
+    wait here and are applied when the worker records the send. Ids that never turn up are purged
+    after a day (``tasks.purge_early_statuses``): a replay or a stranger's id changes nothing.
+    """
 
     class Meta:
         indexes = [models.Index(fields=["channel", "provider_message_id"], name="early_status_id")]
@@ -314,7 +321,7 @@ class EarlyStatus(models.Model):
         return f"{self.channel} {self.provider_message_id} {self.status}"
 
 
-class QueuedStatus(models.Model):
+class QueuedStatus(StatusReport):
     """A provider status a webhook received and has not applied yet.
 
     The webhook only appends here (one cheap insert, then 200); the ``messaging.statuses`` loop of the
@@ -324,13 +331,6 @@ class QueuedStatus(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    channel = models.CharField(max_length=10)
-    provider_message_id = models.CharField(max_length=128)
-    status = models.PositiveSmallIntegerField(choices=Delivery.Status.choices)
-    at = models.DateTimeField()
-    error_code = models.CharField(max_length=20, blank=True)
-    error_reason = models.CharField(max_length=300, blank=True)
-    received_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"{self.channel} {self.provider_message_id} {self.status}"
