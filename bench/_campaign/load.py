@@ -4,7 +4,8 @@
   ``poll/?after=<newest seen>`` every ``data-every`` seconds × U(0.8, 1.2), exactly like ``feed.js``;
   the 1,000 phones open over the first ``ramp_s`` seconds.
 - Coordinators: each logs in through the login form, then loads the pages of its own area one after
-  another with a think time of U(1, 4) s between them.
+  another with a think time of U(1, 4) s between them, following redirects as a browser does (``/``
+  leads to the state's page; the time covers both).
 
 ``ready`` counts the users past their start (feed page loaded, login tried), so that the broadcast
 starts in the steady state, not in the burst of phones opening their feeds.
@@ -57,12 +58,18 @@ async def _main(
     rng = random.Random(11)
     timeout = aiohttp.ClientTimeout(total=30)
 
-    async def timed(session: aiohttp.ClientSession, kind: str, path: str, label: str) -> tuple[str, bytes]:
+    async def timed(
+        session: aiohttp.ClientSession, kind: str, path: str, label: str, *, follow: bool = False
+    ) -> tuple[str, bytes]:
+        """One GET, timed. ``follow``: through redirects as a browser would (``/`` leads to the state's
+        page), the time covering them all; ending on the login page (session lost) is an error."""
         start = time.perf_counter()
         try:
-            async with session.get(base + path, allow_redirects=False) as response:
+            async with session.get(base + path, allow_redirects=follow) as response:
                 body = await response.read()
                 code = str(response.status)
+                if follow and response.url.path.startswith("/login/"):
+                    code = "login page"
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             body, code = b"", type(exc).__name__
         records.append((kind, time.time(), time.perf_counter() - start, code, label))
@@ -132,7 +139,7 @@ async def _main(
             while not stop.is_set():
                 page = pages[n % len(pages)]
                 n += 1
-                await timed(session, "page", page, re.sub(r"\d+", "N", page.split("?")[0]))
+                await timed(session, "page", page, re.sub(r"\d+", "N", page.split("?")[0]), follow=True)
                 if not await pause(rng.uniform(1.0, 4.0)):
                     break
 
