@@ -67,7 +67,10 @@ def call(
     started: list[Any] = []
     response = application(environ, lambda status, headers, exc=None: started.append((status, headers)))
     content = b"".join(response)
-    response.close()  # as a WSGI server does: Django's request_finished (resets the URL conf, …)
+    if hasattr(
+        response, "close"
+    ):  # as a WSGI server does: Django's request_finished (resets the URL conf, …)
+        response.close()
     status, header_list = started[0]
     return int(status.split()[0]), dict(header_list), content
 
@@ -113,3 +116,94 @@ def test_it_answers_404_for_a_path_under_webhooks_that_is_no_webhook(wsgi, whats
     status, _, _ = call("/webhooks/nothing/", b"{}")
 
     assert status == 404
+
+
+def _count_django_requests() -> tuple[list[object], Any]:
+    seen: list[object] = []
+
+    def receiver(sender: object, **kwargs: object) -> None:
+        seen.append(sender)
+
+    request_started.connect(receiver)
+    return seen, receiver
+
+
+def test_a_signed_statuses_only_body_is_queued_without_a_django_request(wsgi, whatsapp):
+    seen, receiver = _count_django_requests()
+    body = status_payload("wamid.quick", "read", 1700000000)
+    try:
+        status, headers, content = call("/webhooks/whatsapp/", body, x_hub_signature_256=sign(body, SECRET))
+    finally:
+        request_started.disconnect(receiver)
+
+    assert (status, content, headers["Content-Type"]) == (200, b"{}", "application/json")
+    assert list(QueuedStatus.objects.values_list("provider_message_id", "status")) == [("wamid.quick", 4)]
+    assert seen == []  # Django's handler never ran for it
+
+
+def test_every_other_whatsapp_request_still_reaches_the_view(wsgi, whatsapp, caplog):
+    seen, receiver = _count_django_requests()
+    body = status_payload("wamid.other", "delivered", 1700000000)
+    try:
+        forged, _, _ = call("/webhooks/whatsapp/", body, x_hub_signature_256=sign(body, "guess"))
+        unsigned, _, _ = call("/webhooks/whatsapp/", body)
+        garbage, _, garbage_body = call(
+            "/webhooks/whatsapp/", b"[[[", x_hub_signature_256=sign(b"[[[", SECRET)
+        )
+        handshake, _, _ = call("/webhooks/whatsapp/", method="GET")  # no verify token: the view's 403
+    finally:
+        request_started.disconnect(receiver)
+
+    assert (forged, unsigned, garbage) == (403, 403, 400)
+    assert b"not JSON" in garbage_body
+    assert handshake == 403
+    assert len(seen) == 4  # each through Django's handler, with its logging
+    assert "missing or wrong signature" in caplog.text
+    assert not QueuedStatus.objects.exists()
+
+
+def test_a_body_over_the_upload_limit_is_refused_by_the_handler(wsgi, whatsapp, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = status_payload("wamid.big", "delivered", 1700000000)
+    assert len(body) > 100
+
+    status, _, _ = call("/webhooks/whatsapp/", body, x_hub_signature_256=sign(body, SECRET))
+
+    assert status == 400
+    assert not QueuedStatus.objects.exists()
+
+
+def test_a_statuses_body_that_fails_to_queue_is_tried_again_by_the_view(wsgi, whatsapp, monkeypatch):
+    from sampark.messaging import statuses
+
+    real = statuses.enqueue
+    calls: list[int] = []
+
+    def flaky(events):  # type: ignore[no-untyped-def]
+        calls.append(len(events))
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return real(events)
+
+    monkeypatch.setattr(statuses, "enqueue", flaky)
+    body = status_payload("wamid.retry", "delivered", 1700000000)
+
+    status, _, _ = call("/webhooks/whatsapp/", body, x_hub_signature_256=sign(body, SECRET))
+
+    assert status == 200
+    assert calls == [1, 1]  # the fast path's attempt, then the view's
+    assert list(QueuedStatus.objects.values_list("provider_message_id", flat=True)) == ["wamid.retry"]
+
+
+def test_a_body_with_an_inbound_message_goes_to_the_view_whole(wsgi, whatsapp, monkeypatch):
+    from sampark.transports import events
+
+    got: list[str] = []
+    monkeypatch.setattr(events.receiver(), "inbound", lambda event: got.append(event.text))
+    body = b'{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":"1122334455667"},"contacts":[{"wa_id":"919876543210"}],"messages":[{"from":"919876543210","id":"wamid.in.1","timestamp":"1700000000","type":"text","text":{"body":"STOP"}}],"statuses":[{"id":"wamid.s.1","status":"delivered","timestamp":"1700000000","recipient_id":"919876543210"}]}}]}]}'
+
+    status, _, _ = call("/webhooks/whatsapp/", body, x_hub_signature_256=sign(body, SECRET))
+
+    assert status == 200
+    assert got == ["STOP"]  # the view read the same body again, after the fast path declined it
+    assert list(QueuedStatus.objects.values_list("provider_message_id", flat=True)) == ["wamid.s.1"]

@@ -63,6 +63,25 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
     return HttpResponse(events.EMPTY_JSON, content_type="application/json")
 
 
+def queue_statuses_only(body: bytes, signature: str) -> bool:
+    """The view's POST for the one body that arrives thousands of times a second — signed, JSON,
+    statuses and no inbound message — without a Django request: queue the statuses, True. False for
+    every other body (unsigned, not JSON, with messages, WhatsApp not configured), which the caller
+    then hands to :func:`whatsapp` unchanged, so that refusals, their logging and inbound messages
+    have one code path. An exception (the queue's database down) propagates: nothing was queued."""
+    transport = registry.for_channel(WhatsApp.channel)
+    if not isinstance(transport, WhatsApp) or not signature_valid(body, signature, transport.app_secret):
+        return False
+    try:
+        found = parse(events.decode_json(body))
+    except ValueError:
+        return False
+    if found.inbound or not found.statuses:
+        return False
+    events.receiver().statuses(found.statuses)
+    return True
+
+
 def _handshake(request: HttpRequest, transport: WhatsApp) -> HttpResponse:
     mode = request.GET.get("hub.mode", "")
     token = request.GET.get("hub.verify_token", "")
