@@ -8,7 +8,8 @@ the queue in batches — here it runs in a thread of this process (the worker's 
 the worker runs it), concurrently with the load. Measured: callbacks/s and p50/p99 request latency;
 the lag from a provider's post to its status on the Delivery row (p50/p99/max: the k-th status posted
 against the moment k statuses were on rows, sampled every 50 ms; statuses are applied in arrival
-order); every status applied (checked in the database afterwards). Baseline: the same granian
+order); every status applied (checked in the database afterwards); the server's CPU per request
+(granian and its workers, from /proc). Baseline: the same granian
 configuration serving a bare WSGI callable that answers 200 to the same requests — the floor of
 server, loopback and client here.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -71,6 +73,19 @@ def start_granian(target: str, port: int, env: dict[str, str]) -> subprocess.Pop
     raise RuntimeError(f"granian did not start on port {port}")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its children (granian's workers)."""
+    found = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
+    )
+    total = 0
+    for each in [pid, *(int(child) for child in found.stdout.split())]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def load(url: str, bodies: list[bytes], conn: Any) -> None:
     """The load generator (a process of its own): post every body, report (seconds, latencies, codes)."""
     import aiohttp
@@ -105,9 +120,10 @@ def load(url: str, bodies: list[bytes], conn: Any) -> None:
 
 
 def measure(
-    url: str, bodies: list[bytes], warm_up: list[bytes]
-) -> tuple[float, float, float, dict[int, int], list[float]]:
-    """Warm the server up (imports, connections, caches in every worker; not timed), then time ``bodies``."""
+    url: str, bodies: list[bytes], warm_up: list[bytes], server: int
+) -> tuple[float, float, float, dict[int, int], list[float], float]:
+    """Warm the server up (imports, connections, caches in every worker; not timed), then time ``bodies``;
+    the last value is the server's (process ``server`` and its children) CPU seconds per request."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(target=load, args=(url, warm_up, child))
@@ -116,13 +132,15 @@ def measure(
     process.join()
     parent, child = context.Pipe()
     process = context.Process(target=load, args=(url, bodies, child))
+    cpu_before = tree_cpu_seconds(server)
     process.start()
     seconds, latencies, codes, posted = parent.recv()
+    cpu = (tree_cpu_seconds(server) - cpu_before) / len(bodies)
     process.join()
     latencies.sort()
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    return len(bodies) / seconds, p50, p99, codes, sorted(posted)
+    return len(bodies) / seconds, p50, p99, codes, sorted(posted), cpu
 
 
 def applied_statuses() -> int:
@@ -205,15 +223,15 @@ def main() -> None:
     port = free_port()
     bare = start_granian("bench._bare_wsgi:application", port, env)
     try:
-        base_rate, base_p50, base_p99, base_codes, _posted = measure(
-            f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up
+        base_rate, base_p50, base_p99, base_codes, _posted, base_cpu = measure(
+            f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up, bare.pid
         )
     finally:
         bare.terminate()
         bare.wait(timeout=10)
     print(
-        f"baseline bare WSGI endpoint: {base_rate:,.0f} requests/s, p50 {base_p50:.1f} ms, p99 {base_p99:.1f} ms "
-        f"{base_codes}"
+        f"baseline bare WSGI endpoint: {base_rate:,.0f} requests/s, p50 {base_p50:.1f} ms, p99 {base_p99:.1f} ms, "
+        f"server CPU {base_cpu * 1e6:.0f} us/request {base_codes}"
     )
 
     from sampark.core import loops
@@ -228,8 +246,8 @@ def main() -> None:
     try:
         before = applied_statuses()
         sampler.start()
-        rate, p50, p99, codes, posted = measure(
-            f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up
+        rate, p50, p99, codes, posted, cpu = measure(
+            f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up, app.pid
         )
         deadline = time.monotonic() + 120
         while statuses.backlog() and time.monotonic() < deadline:
@@ -246,7 +264,8 @@ def main() -> None:
     lag = sorted(lags(posted, sampler.samples, before))
     read = Delivery.objects.filter(status=Delivery.Status.READ, delivered_at__isnull=False).count()
     print(
-        f"status webhooks: {len(bodies):,} callbacks, {rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms {codes}"
+        f"status webhooks: {len(bodies):,} callbacks, {rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+        f"server CPU {cpu * 1e6:.0f} us/callback (the drain runs in this process, not counted) {codes}"
     )
     print(f"applied: {read:,} of {messages:,} deliveries read (with their delivered time)")
     assert codes == {200: len(bodies)}, codes
