@@ -368,6 +368,7 @@ def main() -> None:
     try:
         from django.db import connection
 
+        from sampark.messaging import statuses
         from sampark.messaging.models import Delivery
 
         print(f"campaign day: {messages:,} WhatsApp messages at {RATE:,}/s, {mode}, home {home}")
@@ -444,7 +445,14 @@ def main() -> None:
                     f"pending {stats['callbacks']['pending']:,} {stats['callbacks']['codes']}; lag p99 so far {percentile(lags, 0.99):.2f} s "
                     f"({len(lags):,} probed, {len(probe.pending):,} waiting)"
                 )
-            if done_at is not None and stats["callbacks"]["pending"] == 0 and not probe.pending:
+            # Done once the fake has posted everything and the server has applied what it queued (a
+            # status answered 200 may still wait for the worker's drain loop: counted then, not lost).
+            if (
+                done_at is not None
+                and stats["callbacks"]["pending"] == 0
+                and not probe.pending
+                and not statuses.backlog()
+            ):
                 break
             if done_at is not None and now - done_at > DRAIN_S:
                 print(f"statuses still pending {DRAIN_S:.0f} s after the last send: stopping")

@@ -55,6 +55,27 @@ def test_a_worker_that_fell_behind_starts_afresh_instead_of_bursting():
     assert [round(t - times[0], 3) for t in times] == [0.0, 0.1, 0.2, 5.2, 5.3, 5.4]
 
 
+def test_a_loop_late_by_milliseconds_keeps_the_schedule_and_the_rate():
+    # A busy event loop wakes each send a few milliseconds late now and then: at 1,000/s that is
+    # several slots. The schedule is kept and the next sends catch up, so the rate stays the limit.
+    import random
+
+    clock = FakeClock()
+    pacer = Pacer(Limit(1000), clock=clock.time, sleep=clock.sleep)
+    rng = random.Random(3)
+
+    async def send(n: int) -> None:
+        for _ in range(n):
+            await pacer.wait(1)
+            clock.sent.append(clock.now)
+            if rng.random() < 0.1:
+                clock.now += rng.uniform(0.001, 0.004)  # the loop was busy elsewhere
+
+    asyncio.run(send(5000))
+    rate = (len(clock.sent) - 1) / (clock.sent[-1] - clock.sent[0])
+    assert rate > 1000 * 0.995, rate
+
+
 def test_fast_senders_take_permits_in_groups():
     assert permits_per_take(Limit(80)) == 1
     assert permits_per_take(Limit(1000)) == 10

@@ -31,6 +31,14 @@ class Command(BaseCommand):
             "--web-workers", type=int, default=int(os.environ.get("SAMPARK_WEB_WORKERS", "2"))
         )
         parser.add_argument(
+            # Request threads per web worker. Django views block, so a few, not granian's default of
+            # hundreds; every thread more also means more GIL hand-overs per request
+            # (bench/webhooks.py: server CPU per status webhook 120 us with 1 thread, 150-165 with 4).
+            "--web-threads",
+            type=int,
+            default=int(os.environ.get("SAMPARK_WEB_THREADS", str(max(4, 2 * (os.cpu_count() or 1))))),
+        )
+        parser.add_argument(
             # Task threads of the worker (dispatch runs mostly wait on the network; loops such as the
             # stream ticker have threads of their own and never take one of these).
             "--task-workers",
@@ -50,6 +58,7 @@ class Command(BaseCommand):
         host: str,
         port: int,
         web_workers: int,
+        web_threads: int,
         task_workers: int,
         seed_demo: bool,
         no_worker: bool,
@@ -94,9 +103,8 @@ class Command(BaseCommand):
                     "--workers",
                     str(web_workers),
                     "--no-ws",
-                    # Django views block: a few threads per worker, not granian's default of hundreds.
                     "--blocking-threads",
-                    str(max(4, 2 * (os.cpu_count() or 1))),
+                    str(web_threads),
                     # Feed links carry a token in the path: no access log (our own logs redact it).
                     "--no-access-log",
                     "--respawn-failed-workers",
