@@ -136,7 +136,10 @@ def test_every_sliding_second_at_the_provider_holds_the_senders_limit(bihar):
     late = sum(1 for lag in lags if lag - min(lags) > rate.margin_for(Limit(20)))
     assert busiest(arrivals) <= 20 + late, (busiest(arrivals), late)
     achieved = (len(ours) - 1) / (ours[-1] - ours[0])
-    assert 20 * 0.9 <= achieved <= 20, achieved  # the rate itself is measured by bench/dispatch.py
+    # The average of so short a run: a send the loop woke late is caught up on (within the window's
+    # limit, held above), so first-to-last may come out a hair over 20/s. The rate itself is measured
+    # by bench/dispatch.py.
+    assert 20 * 0.9 <= achieved <= 20 * 1.01, achieved
 
 
 def test_it_records_outcomes_in_small_groups_as_they_arrive(bihar, monkeypatch):

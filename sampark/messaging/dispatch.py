@@ -144,7 +144,16 @@ def claim(
     b = Broadcast._meta.db_table
     c = "people_contactpoint"
     lease_until = now + datetime.timedelta(seconds=settings.SAMPARK_DISPATCH_LEASE_SECONDS)
-    broadcast_rows = "FALSE" if replies_only else "(b.status = 'sending' AND c.consent_live)"
+    # Scalar subqueries, not joins: the database then walks ``delivery_due_order`` in the claim's
+    # order and stops at ``limit``. With the broadcast and contact point joined, PostgreSQL hash-joined
+    # and sorted every due row of the broadcast for each lot (0.3-0.9 s a claim at 1.9 lakh rows).
+    broadcast_rows = (
+        "FALSE"
+        if replies_only
+        else f"""(d.broadcast_id IS NOT NULL
+                  AND (SELECT b.status FROM {b} b WHERE b.id = d.broadcast_id) = 'sending'
+                  AND (SELECT c.consent_live FROM {c} c WHERE c.id = d.contact_point_id))"""
+    )
     address_rows = "FALSE" if replies_only else "(d.broadcast_id IS NULL AND d.contact_point_id IS NULL)"
     postgres = connection.vendor == "postgresql"
     spaced = ""
@@ -161,8 +170,6 @@ def claim(
         spacing_params = [since, since]
     pick = f"""
         SELECT d.id FROM {d} d
-        LEFT JOIN {c} c ON c.id = d.contact_point_id
-        LEFT JOIN {b} b ON b.id = d.broadcast_id
         WHERE d.status = 0 AND d.channel = %s AND d.next_attempt_at <= %s
           AND ((d.broadcast_id IS NULL AND d.contact_point_id IS NOT NULL AND NOT EXISTS (
                     SELECT 1 FROM {d} x WHERE x.contact_point_id = d.contact_point_id AND x.status = 1))

@@ -186,8 +186,12 @@ class Delivery(models.Model):
         indexes = [
             # Progress per channel and status, and the claim of a broadcast's due rows.
             models.Index(fields=["broadcast", "status", "channel"], name="delivery_progress"),
-            # The claim: a channel's queued rows that are due, oldest first.
-            models.Index(fields=["channel", "next_attempt_at"], name="delivery_due", condition=Q(status=0)),
+            # The claim: a channel's queued rows that are due, oldest first, in the claim's exact order
+            # (``next_attempt_at, id``): with ``id`` missing, PostgreSQL sorted every due row of a
+            # state-wide broadcast for each lot of 128 (0.9 s a claim at 1.9 lakh rows).
+            models.Index(
+                fields=["channel", "next_attempt_at", "id"], name="delivery_due_order", condition=Q(status=0)
+            ),
             # The sweeper: expired leases.
             models.Index(fields=["lease_until"], name="delivery_leased", condition=Q(status=1)),
             # Webhook statuses find their row by the provider's id. Not partial: SQLite uses a partial
