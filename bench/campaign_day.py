@@ -312,8 +312,15 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=4, help="most statuses in one webhook body")
     parser.add_argument("--keep", action="store_true", help="keep the SAMPARK_HOME (and its serve.log)")
     args = parser.parse_args()
+
     # SIGTERM (timeout, a CI runner) must still run the clean-up below: the server tree is killed.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"stopped by signal {signum}"))
+    # Only the first one: `pkill` and `timeout` together deliver two, and a second exit raised inside
+    # the clean-up left the server running.
+    def stop_on_signal(signum: int, _frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.exit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Django's INFO root logger would print each request
     messages = args.messages or (10_000 if args.quick else 10_00_000 if args.full else 2_00_000)
     scale = "small" if messages <= 20_000 else "state"
