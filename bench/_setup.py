@@ -104,3 +104,35 @@ def write_spread_volunteers_csv(path: Path, rows: int) -> int:
     if written < rows:
         raise RuntimeError(f"generated only {written:,} of {rows:,} volunteers")
     return written
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), children first."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def cpu_seconds(pid: int) -> tuple[str, float]:
+    """(short command line, user + system CPU seconds so far) of one process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "", 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    words = [a.decode(errors="replace") for a in argv if a]
+    name = " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:4]))
+    return name, (int(fields[11]) + int(fields[12])) / ticks

@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contextlib
 
 from _campaign import data, fake, load
-from _setup import ROOT, django_in_temp_home, machine
+from _setup import ROOT, cpu_seconds, descendants, django_in_temp_home, machine
 from webhooks import free_port
 
 RATE = 1_000  # the WhatsApp sender's limit (the Cloud API's ceiling per number)
@@ -71,38 +71,6 @@ def percentile(values: list[float], p: float) -> float:
 
 
 # --- processes ------------------------------------------------------------------------------------------
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc), children first."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            parents.setdefault(ppid, []).append(int(entry.name))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def cpu_seconds(pid: int) -> tuple[str, float]:
-    """(short command line, user + system CPU seconds so far) of one process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return "", 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    words = [a.decode(errors="replace") for a in argv if a]
-    name = " ".join(Path(w).name if i == 0 else w for i, w in enumerate(words[:4]))
-    return name, (int(fields[11]) + int(fields[12])) / ticks
 
 
 def start_server(home: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import multiprocessing
 import os
 import shutil
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import ROOT, django_in_temp_home, machine
+from _setup import ROOT, cpu_seconds, descendants, django_in_temp_home, machine
 
 SECRET = "bench-app-secret"  # noqa: S105 - a throwaway home's webhook secret
 CONCURRENCY = 32
@@ -75,15 +74,7 @@ def start_granian(target: str, port: int, env: dict[str, str]) -> subprocess.Pop
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) used so far by process ``pid`` and its children (granian's workers)."""
-    found = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
-    )
-    total = 0
-    for each in [pid, *(int(child) for child in found.stdout.split())]:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(each)[1] for each in [pid, *descendants(pid)])
 
 
 def load(url: str, bodies: list[bytes], conn: Any) -> None:

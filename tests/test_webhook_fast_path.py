@@ -67,9 +67,9 @@ def call(
     started: list[Any] = []
     response = application(environ, lambda status, headers, exc=None: started.append((status, headers)))
     content = b"".join(response)
-    if hasattr(
-        response, "close"
-    ):  # as a WSGI server does: Django's request_finished (resets the URL conf, …)
+    # As a WSGI server does: Django's request_finished (resets the URL conf, …); the statuses fast
+    # path answers with a plain list.
+    if hasattr(response, "close"):
         response.close()
     status, header_list = started[0]
     return int(status.split()[0]), dict(header_list), content

@@ -51,9 +51,9 @@ class Pacer:
     """Even spacing for one worker's sends: ``count`` per ``per_seconds``, on a schedule kept across
     batches. The shared bucket caps what all workers together send; alone it measured a few percent
     under the limit (each wait ends a little late, and the lateness adds up), while sends on a fixed
-    schedule land within 1 % of it. A send that is late by up to ``catch_up_s`` (an event loop busy
-    for a few milliseconds, which at 1,000/s is several slots) keeps the schedule, so the next sends
-    catch up; a worker further behind (between batches, say) starts a fresh schedule rather than
+    schedule land within 1 % of it. A send late by up to :data:`CATCH_UP` of the period (an event
+    loop busy for a few milliseconds, which at 1,000/s is several slots) keeps the schedule, so the
+    next sends catch up; a worker further behind (between batches, say) starts a fresh schedule rather than
     bursting. Forgetting every lateness over one slot cost 13 % of a 1,000/s sender on a busy machine
     (bench/campaign_day.py: 870/s). Catching up never breaks the limit: :class:`SlidingWindow` holds it
     in every window."""
@@ -65,12 +65,9 @@ class Pacer:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         margin_s: float = 0.0,
-        catch_up_s: float | None = None,
     ) -> None:
         self.interval = (limit.per_seconds + margin_s) / limit.count
-        self.catch_up_s = max(
-            self.interval, CATCH_UP * limit.per_seconds if catch_up_s is None else catch_up_s
-        )
+        self.catch_up_s = max(self.interval, CATCH_UP * limit.per_seconds)
         self.next_at: float | None = None
         self.clock = clock
         self.sleep = sleep
