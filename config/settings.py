@@ -279,6 +279,8 @@ SAMPARK_HELP_WORDS = env.list("SAMPARK_HELP_WORDS", default=["HELP", "मदद"
 # Dispatch: rows claimed per batch, sends in flight per worker, lease length, attempts before giving up.
 SAMPARK_DISPATCH_BATCH = env.int("SAMPARK_DISPATCH_BATCH", default=500)
 SAMPARK_DISPATCH_CONCURRENCY = env.int("SAMPARK_DISPATCH_CONCURRENCY", default=64)
+# ... grown by Little's law (rate × latency) to keep the sender's rate against a slow provider, up to:
+SAMPARK_DISPATCH_MAX_IN_FLIGHT = env.int("SAMPARK_DISPATCH_MAX_IN_FLIGHT", default=512)
 SAMPARK_DISPATCH_LEASE_SECONDS = env.int("SAMPARK_DISPATCH_LEASE_SECONDS", default=120)
 SAMPARK_DISPATCH_MAX_ATTEMPTS = env.int("SAMPARK_DISPATCH_MAX_ATTEMPTS", default=8)
 # First retry after about this many seconds (with jitter), doubling per attempt, capped at an hour.

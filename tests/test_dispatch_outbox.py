@@ -5,6 +5,7 @@ the same claim rules as every delivery."""
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import datetime
 import threading
@@ -160,6 +161,71 @@ def test_it_records_outcomes_in_small_groups_as_they_arrive(bihar, monkeypatch):
     assert sum(groups) == 30
     # ~1.5 s of sending at 20/s, committed every 0.1 s: many small groups, not one per batch.
     assert len(groups) >= 8 and max(groups) <= 8, groups
+
+
+class Slow(Watched):
+    """The real transport against a provider that answers after ``latency`` seconds; counts how many
+    requests are out at once."""
+
+    def __init__(self, url: str, number: str, rate: int, latency: float) -> None:
+        super().__init__(url, number, rate)
+        self.latency = latency
+        self.out = 0
+        self.most_out = 0
+
+    async def send(self, session: aiohttp.ClientSession, message: Outgoing) -> str:
+        self.out += 1
+        self.most_out = max(self.most_out, self.out)
+        try:
+            await asyncio.sleep(self.latency)
+            return await super().send(session, message)
+        finally:
+            self.out -= 1
+
+
+def test_the_window_grows_to_keep_the_rate_against_a_slow_provider_and_stops_at_its_cap(bihar, settings):
+    whatsapp_broadcast(bihar, 400)
+    settings.SAMPARK_DISPATCH_MAX_IN_FLIGHT = 48
+    fake = FakeWhatsApp(token=TOKEN)
+    with LocalServer(fake.app) as server:
+        transport = Slow(server.url, "9006", rate=300, latency=0.25)
+        transport.per_recipient_seconds = 0.0  # type: ignore[misc]
+        started = time.monotonic()
+        stats = dispatch.dispatch_channel("whatsapp", transport=transport, concurrency=8)
+        took = time.monotonic() - started
+    assert stats.sent == 400
+    # 8 out at once against 0.25 s answers is 32/s at best: 400 would take 12.5 s. Little's law
+    # wants 300/s × ~0.3 s ≈ 90 out; the cap of 48 holds, so ~48 / 0.3 s ≈ 160/s: about 2.5 s.
+    assert stats.window == 48
+    assert transport.most_out <= 48
+    assert transport.most_out > 8
+    assert took < 8, took
+    assert Delivery.objects.filter(status=Status.SENT).count() == 400
+
+
+def test_the_window_is_sized_by_littles_law_and_never_shrinks_or_passes_its_cap(monkeypatch):
+    from sampark.messaging import sending
+
+    clock = [100.0]
+    monkeypatch.setattr(sending.time, "monotonic", lambda: clock[0])
+
+    async def scenario() -> list[int]:
+        window = sending.Window(floor=10, cap=200, rate_per_s=1000)
+        sizes = []
+        for cycle in (0.005, 0.05, 0.1, 0.001, 0.5, 0.5):
+            for _ in range(10):
+                await window.enter()
+                window.sent()
+            clock[0] += cycle
+            window.committed(10)
+            sizes.append(window.size)
+        return sizes
+
+    sizes = asyncio.run(scenario())
+    # 1,000/s × 5 ms × 1.25 ≈ 7: the floor of 10 stands; 50 ms pulls the average (weight 0.2) to
+    # 14 ms → 18; 100 ms → 31 ms → 39; a fast group (average 25 ms) does not shrink it; 0.5 s → 120 ms
+    # → 151; 0.5 s again → 196 ms → 245, held at the cap of 200.
+    assert sizes == [10, 18, 39, 39, 151, 200], sizes
 
 
 def test_a_stop_request_ends_the_run_within_six_seconds_releasing_and_marking_what_it_held(bihar, stop_after):

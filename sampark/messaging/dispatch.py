@@ -6,7 +6,7 @@ retry policy (:func:`backoff`, ``retry_after``, ``SAMPARK_DISPATCH_MAX_ATTEMPTS`
 
 One call of :func:`dispatch_channel` works one channel for a bounded time:
 
-    claim a lot ──► Sender (event loop thread: up to ``concurrency`` in flight, a permit per request)
+    claim a lot ──► Sender (event loop thread: up to a window in flight, a permit per request)
         ▲                 │ outcomes, as each response arrives
         └── refill ◄── record every ~100 ms (this thread, one transaction per group)
 
@@ -14,7 +14,9 @@ Rows are claimed by flipping them QUEUED → SENDING with this worker's lease in
 ``UPDATE … WHERE status = 0`` on SQLite, whose writers are serialised; ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL), so two workers never hold the same row. Outcomes are committed in small groups as they
 come (every ``SAMPARK_DISPATCH_RECORD_SECONDS`` or half the concurrency's worth, whichever is first),
-so a worker killed at any instant re-sends at most what was in flight or not yet recorded then; the sweeper re-queues its expired leases and marks them
+so a worker killed at any instant re-sends at most what was in flight or not yet recorded then (the
+sender's window: ``SAMPARK_DISPATCH_CONCURRENCY``, grown to what the rate needs at the latency seen,
+at most ``SAMPARK_DISPATCH_MAX_IN_FLIGHT``; see :class:`~sampark.messaging.sending.Window`); the sweeper re-queues its expired leases and marks them
 ``maybe_duplicate`` (with an ``expired`` attempt row), since any of them may have gone out. A live
 run renews its leases every third of their length, so only a dead or hung worker's rows expire. Lots are
 small (at most ``concurrency`` rows, refilled when fewer than that wait) so few rows are held unsent.
@@ -91,6 +93,7 @@ class DispatchStats:
     next_due: datetime.datetime | None = None
     held_until: datetime.datetime | None = None  # when due rows were held back (closed, spacing)
     batches: int = 0  # lots claimed
+    window: int = 0  # the most sends that were out at once may have been (the run's crash bound)
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -521,9 +524,10 @@ def dispatch_channel(
         pending.difference_update(o.delivery_id for o in outcomes)
         loop.call(sender.recorded, len(outcomes))
 
-    with SendLoop(concurrency) as loop:
+    most = max(concurrency, settings.SAMPARK_DISPATCH_MAX_IN_FLIGHT)
+    with SendLoop(most) as loop:
         assert loop.session is not None
-        sender = Sender(transport, loop.session, permits, concurrency=concurrency, wall=clock)
+        sender = Sender(transport, loop.session, permits, concurrency=concurrency, most=most, wall=clock)
         loop.submit(sender.start()).result()
         claiming = not shutdown.stopping()
         stop_at: float | None = None
@@ -582,6 +586,8 @@ def dispatch_channel(
             if not rest:
                 break
             write(rest)
+    if sender.window is not None:
+        stats.window = sender.window.largest
     if sender.halt_reason == "pause_sender":
         stats.paused_sender = True
     if pending:

@@ -1,4 +1,4 @@
-"""The sending side of a dispatch run: an asyncio loop in a helper thread, ``concurrency`` sender tasks.
+"""The sending side of a dispatch run: an asyncio loop in a helper thread, a window of sender tasks.
 
 The database thread (:func:`sampark.messaging.dispatch.dispatch_channel`) hands claimed messages to a
 :class:`Sender` and reads their :class:`Outcome` back from a thread-safe queue as each response arrives.
@@ -11,13 +11,22 @@ and sends it; nothing is sent after :meth:`Sender.halt`:
   (:meth:`Sender.cut_off`) and come back as outcomes with ``cut_off`` set (they may have gone out).
 
 Messages handed over but never started have no outcome: the database thread releases them.
+
+How many sends may be out at once (sent, outcome not yet committed) is a :class:`Window`: it starts at
+``SAMPARK_DISPATCH_CONCURRENCY`` and grows, by Little's law, to what the sender's rate needs at the
+latency it sees (request plus commit), never past ``SAMPARK_DISPATCH_MAX_IN_FLIGHT``. A fixed 64 would
+cap a 1,000/s WhatsApp number at 64 / 0.3 s ≈ 210/s against a provider answering in 300 ms; a fixed
+512 would put 512 messages at risk of a second send on every kill even when 64 suffice. The window is
+also the crash bound: a kill re-sends at most what the window held at that instant.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import logging
+import math
 import queue
 import threading
 import time
@@ -46,6 +55,58 @@ class Outcome:
     provider_message_id: str = ""
     error: TransportError | None = None
     cut_off: bool = False  # cancelled in flight by a stop: the provider may have it
+
+
+class Window:
+    """Room for sends that are out (sent, outcome not committed): ``floor`` at first, grown to
+    ``rate × cycle × HEADROOM`` (Little's law; ``cycle`` an average of send start → commit) up to ``cap``.
+
+    Only grows within a run (a run is bounded, about 25 s): shrinking would mean waiting for sends
+    to come back, and a window too big for a fast provider is never filled anyway — the sender's
+    rate, not the window, then decides how many are out. Used on the loop only.
+    """
+
+    HEADROOM = 1.25  # latency varies; a window sized for the average starves on every slow spell
+    SMOOTHING = 0.2  # weight of each new group's cycle in the running average
+
+    def __init__(self, floor: int, cap: int, rate_per_s: float) -> None:
+        self.size = max(1, floor)
+        self.cap = max(self.size, cap)
+        self.rate_per_s = rate_per_s
+        self.cycle_s: float | None = None
+        self.largest = self.size
+        self._room = asyncio.Semaphore(self.size)
+        self._starts: collections.deque[float] = collections.deque()
+
+    async def enter(self) -> None:
+        await self._room.acquire()
+
+    def leave_unsent(self) -> None:
+        """A task took room but sent nothing (halted while it waited): give the room back."""
+        self._room.release()
+
+    def sent(self) -> None:
+        """A request starts now (its room was taken before the permit)."""
+        self._starts.append(time.monotonic())
+
+    def committed(self, n: int) -> None:
+        """``n`` outcomes were committed: their room is free, and their cycle tells how big to be."""
+        now = time.monotonic()
+        oldest: float | None = None
+        for _ in range(min(n, len(self._starts))):
+            oldest = self._starts.popleft()  # roughly first out, first back: good enough for an average
+        for _ in range(n):
+            self._room.release()
+        if oldest is None:
+            return
+        cycle = now - oldest
+        self.cycle_s = cycle if self.cycle_s is None else self.cycle_s + self.SMOOTHING * (cycle - self.cycle_s)
+        wanted = min(self.cap, math.ceil(self.rate_per_s * self.cycle_s * self.HEADROOM))
+        if wanted > self.size:
+            for _ in range(wanted - self.size):
+                self._room.release()
+            self.size = wanted
+            self.largest = max(self.largest, wanted)
 
 
 class SendLoop:
@@ -96,7 +157,8 @@ class SendLoop:
 
 
 class Sender:
-    """``concurrency`` tasks on a :class:`SendLoop` sending what :meth:`add` hands them.
+    """Tasks on a :class:`SendLoop` sending what :meth:`add` hands them, as many at once as the
+    :class:`Window` allows (``concurrency`` at first, at most ``most``).
 
     Only :meth:`add`, :meth:`halt`, :meth:`cut_off` (through ``SendLoop.call``), :attr:`backlog`,
     :attr:`halted` and :attr:`outcomes` are for the database thread; the rest runs on the loop.
@@ -109,12 +171,14 @@ class Sender:
         permits: rate.Permits,
         *,
         concurrency: int,
+        most: int | None = None,
         wall: Callable[[], datetime.datetime],
     ) -> None:
         self.transport = transport
         self.session = session
         self.permits = permits
         self.concurrency = concurrency
+        self.most = max(concurrency, most or concurrency)
         self.wall = wall
         self.outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self.halted = False
@@ -122,10 +186,10 @@ class Sender:
         self._queue: asyncio.Queue[tuple[Outgoing, int]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._idle: set[asyncio.Task[Any]] = set()  # waiting for a message or a permit: nothing sent
-        # Sent but not yet committed, in flight or waiting for the database thread: at most
-        # ``concurrency``, so a kill at any instant can catch no more than that (the crash bound),
-        # however slow a commit is.
-        self._room: asyncio.Semaphore | None = None
+        # Sent but not yet committed, in flight or waiting for the database thread: at most the
+        # window, so a kill at any instant can catch no more than that (the crash bound), however
+        # slow a commit is.
+        self.window: Window | None = None
 
     @property
     def backlog(self) -> int:
@@ -134,8 +198,10 @@ class Sender:
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._room = asyncio.Semaphore(self.concurrency)
-        self._tasks = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
+        limit = self.transport.limit
+        self.window = Window(self.concurrency, self.most, limit.count / limit.per_seconds)
+        # One task per place the window may grow to: an idle task costs a few hundred bytes.
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(self.most)]
 
     def add(self, items: Iterable[tuple[Outgoing, int]]) -> None:
         assert self._queue is not None
@@ -161,9 +227,8 @@ class Sender:
 
     def recorded(self, n: int) -> None:
         """``n`` outcomes were committed: room for as many more sends (call on the loop)."""
-        assert self._room is not None
-        for _ in range(n):
-            self._room.release()
+        assert self.window is not None
+        self.window.committed(n)
 
     def all_done(self) -> bool:
         """Whether every task has ended (call on the loop)."""
@@ -179,16 +244,25 @@ class Sender:
         assert me is not None
         while not self.halted:
             self._idle.add(me)
+            window = self.window
+            assert window is not None
+            entered = False
             try:
-                assert self._room is not None
-                await self._room.acquire()
+                await window.enter()
+                entered = True
                 item, attempts = await self._queue.get()
                 # The permit is taken now that this request can go at once, not before.
                 await self.permits.take()
+            except asyncio.CancelledError:
+                if entered:
+                    window.leave_unsent()
+                raise
             finally:
                 self._idle.discard(me)
             if self.halted:
+                window.leave_unsent()
                 return  # the permit came after a halt: this message never left (released)
+            window.sent()
             outcome = await self._send(item, attempts)
             self.outcomes.put(outcome)
             if outcome.error is not None and outcome.error.pause_sender:

@@ -87,13 +87,14 @@ def dispatch(channel: str) -> dict[str, int]:
             dispatch.schedule((channel,), eta=max(stats.held_until, now))
     if stats.claimed:
         log.info(
-            "dispatch %s: %d claimed, %d sent, %d retried, %d failed in %.1f s",
+            "dispatch %s: %d claimed, %d sent, %d retried, %d failed in %.1f s (window %d)",
             channel,
             stats.claimed,
             stats.sent,
             stats.retried,
             stats.failed,
             stats.seconds,
+            stats.window,
         )
     return {"claimed": stats.claimed, "sent": stats.sent, "retried": stats.retried, "failed": stats.failed}
 
