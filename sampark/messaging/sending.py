@@ -105,6 +105,8 @@ class Window:
         if wanted > self.size:
             for _ in range(wanted - self.size):
                 self._room.release()
+            # At DEBUG: bench/crash.py reads the largest window of a killed run from this line.
+            log.debug("send window %d → %d (cycle %.0f ms)", self.size, wanted, self.cycle_s * 1000)
             self.size = wanted
             self.largest = max(self.largest, wanted)
 
