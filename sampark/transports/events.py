@@ -18,7 +18,7 @@ EMPTY_JSON = b"{}"
 # How a decoded string can come to hold what neither SQLite (lone surrogates cannot be encoded) nor
 # PostgreSQL (no NUL in text) stores: a JSON escape of a surrogate or of NUL, surrogate bytes in UTF-8
 # (json decodes them with "surrogatepass"), or a UTF-16/32 body (zero bytes). Other bodies are not walked.
-_UNSTORABLE = re.compile(rb"\\u(?:[dD][89abAB][0-9a-fA-F]{2}|0000)|\xed[\xa0-\xbf]|\x00")
+_UNSTORABLE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)|\xed[\xa0-\xbf]|\x00")
 
 
 def decode_json(body: bytes) -> Any:
