@@ -181,6 +181,32 @@ def test_grouped_inserts_from_many_threads_all_land_and_a_bad_row_fails_only_its
     assert QueuedStatus.objects.count() == 5 * 25 + 10
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_non_durable_grouped_insert_skips_the_fsync_wait_for_its_own_transaction_only(durable):
+    from django.test.utils import CaptureQueriesContext
+
+    table = QueuedStatus._meta.db_table
+    insert = GroupedInsert(
+        f"INSERT INTO {table} (channel, provider_message_id, status, at, error_code, error_reason, "
+        "received_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        durable=durable,
+    )
+    at = connection.ops.adapt_datetimefield_value(T)
+    with CaptureQueriesContext(connection) as queries:
+        insert.insert([("whatsapp", "w.1", 3, at, "", "", at)])
+    said = [q["sql"] for q in queries.captured_queries if "synchronous_commit" in q["sql"]]
+
+    assert QueuedStatus.objects.filter(provider_message_id="w.1").count() == 1
+    if connection.vendor == "postgresql" and not durable:
+        assert said == ["SET LOCAL synchronous_commit TO OFF"]
+        with connection.cursor() as cursor:  # LOCAL: the connection's next transactions wait again
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+    else:  # SQLite's WAL with synchronous=NORMAL already commits without an fsync
+        assert said == []
+
+
 # --- replays ---------------------------------------------------------------------------------------------
 
 

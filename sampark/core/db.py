@@ -67,10 +67,17 @@ class GroupedInsert:
     is stored). If a shared commit fails, each of its other callers inserts its own rows alone, so one
     bad row fails only its own request. Inside an open transaction (tests, callers that must write
     atomically with more) rows are inserted directly, in that transaction.
+
+    ``durable=False`` (PostgreSQL only) commits without waiting for the WAL to reach the disk
+    (``synchronous_commit = off`` for that transaction alone): a crash of the database server — not of
+    ours — may lose the last few hundred milliseconds of such rows, never corrupt anything. That is what
+    the embedded mode's SQLite (WAL, ``synchronous=NORMAL``) promises for every write; decision 0005 §6
+    says which rows may take it (provider status reports: the message itself is already sent).
     """
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, *, durable: bool = True) -> None:
         self.sql = sql
+        self.durable = durable
         self._qmark_sql = sql.replace("%s", "?")  # the sqlite3 module's own placeholders
         self._queued: list[_Slot] = []
         self._queue_lock = threading.Lock()
@@ -89,6 +96,10 @@ class GroupedInsert:
         db = connections[DEFAULT_DB_ALIAS]
         if db.vendor != "sqlite":
             with short_write(), db.cursor() as cursor:
+                if not self.durable and db.vendor == "postgresql":
+                    # Each group commit otherwise waits for an fsync (1 ms quiet, several under load)
+                    # while the next group queues behind it.
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 cursor.executemany(self.sql, rows)
             return
         # On SQLite, straight on the driver's connection (in autocommit mode outside an atomic block):

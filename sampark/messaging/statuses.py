@@ -51,10 +51,12 @@ _SETTLE_EVERY_S = 30.0
 
 # Raw SQL on purpose: this runs once per status webhook (thousands a second in a campaign) and the ORM's
 # bulk_create cost more than the insert itself. Grouped: concurrent webhooks of a process share a commit.
+# Not durable on PostgreSQL (decision 0005 §6): a status report is worth less than its wait for an fsync.
 _QUEUE = GroupedInsert(
     f"INSERT INTO {QueuedStatus._meta.db_table} "
     "(channel, provider_message_id, status, at, error_code, error_reason, received_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+    durable=False,
 )
 
 
