@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -195,9 +195,7 @@ def main() -> None:
     shutil.rmtree(home, ignore_errors=True)
     ok = lost == 0 and duplicates <= window * kills and unmarked == 0
     per_kill = duplicates / max(1, kills)
-    print(
-        f"crash: {per_kill:.1f} duplicates per kill (ratio {per_kill / window:.2f} vs {window} in flight)"
-    )
+    print(f"crash: {per_kill:.1f} duplicates per kill (ratio {per_kill / window:.2f} vs {window} in flight)")
     if not ok:
         raise SystemExit("crash: FAILED (lost, over the bound, or an unmarked duplicate)")
 

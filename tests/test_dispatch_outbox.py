@@ -89,7 +89,10 @@ class Watched(WhatsApp):
             raise
 
 
-def test_it_sends_no_request_after_the_first_spam_limit_answer(bihar):
+def test_it_sends_no_request_after_the_first_spam_limit_answer(bihar, settings):
+    # A window held at 4: at an unlimited rate it would grow to its cap at the first commit, and
+    # every request in flight before the answer came back is allowed to finish.
+    settings.SAMPARK_DISPATCH_MAX_IN_FLIGHT = 4
     broadcast = whatsapp_broadcast(bihar, 60)
     fake = FakeWhatsApp(token=TOKEN, faults=lambda number, payload: "spam" if number == 5 else None)
     with LocalServer(fake.app) as server:

@@ -16,7 +16,9 @@ NUMBER_ID = "1122334455667"
 SECRET = "bench-app-secret"  # noqa: S105 - a throwaway home's webhook secret
 
 
-def serve(conn: Any, webhook_url: str, sample_every: int, samples: Any, max_batch: int) -> None:
+def serve(
+    conn: Any, webhook_url: str, sample_every: int, samples: Any, max_batch: int, in_flight: int
+) -> None:
     from sampark.transports.fakes.server import LocalServer
     from sampark.transports.fakes.whatsapp import FakeWhatsApp, Posted, StatusCallbacks
 
@@ -30,7 +32,12 @@ def serve(conn: Any, webhook_url: str, sample_every: int, samples: Any, max_batc
             samples.put(picked)  # a feeder thread sends it: the loop does not wait for the parent
 
     callbacks = StatusCallbacks(
-        url=webhook_url, app_secret=SECRET, phone_number_id=NUMBER_ID, max_batch=max_batch, on_posted=sampled
+        url=webhook_url,
+        app_secret=SECRET,
+        phone_number_id=NUMBER_ID,
+        max_batch=max_batch,
+        in_flight=in_flight,
+        on_posted=sampled,
     )
     fake = FakeWhatsApp(token=TOKEN, phone_number_id=NUMBER_ID, callbacks=callbacks)
     with LocalServer(fake.app) as server:

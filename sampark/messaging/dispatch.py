@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import os
 import queue
 import random
@@ -65,6 +66,7 @@ Clock = Callable[[], datetime.datetime]
 
 WORKER = f"{socket.gethostname()[:16]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 BACKOFF_CAP_S = 3600.0
+RESERVE_S = 0.25  # claimed rows kept waiting for the sender: this long of sending at its rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,9 +483,16 @@ def dispatch_channel(
     if transport is None:
         return stats
     concurrency = concurrency or settings.SAMPARK_DISPATCH_CONCURRENCY
-    # Small lots, refilled when fewer than ``concurrency`` wait: every row claimed but not yet sent is
-    # one the sweeper must treat as a possible duplicate if this worker dies.
-    lot = max(1, min(batch or settings.SAMPARK_DISPATCH_BATCH, 2 * concurrency))
+    # Small lots, refilled when fewer than ``reserve`` wait: every row claimed but not yet sent is one
+    # the sweeper must treat as a possible duplicate if this worker dies. The reserve is what the
+    # sender sends in RESERVE_S (at least ``concurrency``): long enough to ride out this thread
+    # waiting for SQLite's write lock behind a status drain or a webhook group commit. With a reserve
+    # of 64 a 1,000/s sender ran dry for tens of milliseconds at a time on a busy machine, and each
+    # dry spell longer than the pacer's catch-up cost its slots (bench/campaign_day.py: 768/s).
+    most_claimed = batch or settings.SAMPARK_DISPATCH_BATCH
+    limit = transport.limit
+    reserve = max(concurrency, min(most_claimed, math.ceil(limit.count / limit.per_seconds * RESERVE_S)))
+    lot = max(1, min(most_claimed, 2 * reserve))
     flush_s = settings.SAMPARK_DISPATCH_RECORD_SECONDS
     # Also committed once half the concurrency's worth has come back: a kill then re-sends at most
     # what was in flight plus that many, whatever the rate (at 1,000/s, 0.1 s alone would be 100).
@@ -539,7 +548,7 @@ def dispatch_channel(
         renewed = time.monotonic()
 
         def hungry() -> bool:
-            return claiming and sender.backlog < concurrency
+            return claiming and sender.backlog < reserve
 
         while True:
             if claiming and (

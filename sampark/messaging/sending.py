@@ -100,7 +100,9 @@ class Window:
         if oldest is None:
             return
         cycle = now - oldest
-        self.cycle_s = cycle if self.cycle_s is None else self.cycle_s + self.SMOOTHING * (cycle - self.cycle_s)
+        self.cycle_s = (
+            cycle if self.cycle_s is None else self.cycle_s + self.SMOOTHING * (cycle - self.cycle_s)
+        )
         wanted = min(self.cap, math.ceil(self.rate_per_s * self.cycle_s * self.HEADROOM))
         if wanted > self.size:
             for _ in range(wanted - self.size):

@@ -162,7 +162,14 @@ def _known(cursor: Any, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]
 def _stored(events: Iterable[StatusEvent]) -> list[_Row]:
     adapt = connection.ops.adapt_datetimefield_value
     return [
-        (e.channel, e.provider_message_id[:128], int(RANK[e.status]), adapt(e.at), e.error_code, e.error_reason)
+        (
+            e.channel,
+            e.provider_message_id[:128],
+            int(RANK[e.status]),
+            adapt(e.at),
+            e.error_code,
+            e.error_reason,
+        )
         for e in events
         if e.status in RANK and e.provider_message_id
     ]
@@ -226,11 +233,11 @@ def _apply(rows: Iterable[_Row]) -> int:
 def _as_datetime(stored: Any) -> datetime.datetime:
     """A time in the database's stored form as an aware datetime (Django stores UTC)."""
     if isinstance(stored, datetime.datetime):
-        return stored if timezone.is_aware(stored) else stored.replace(tzinfo=datetime.timezone.utc)
+        return stored if timezone.is_aware(stored) else stored.replace(tzinfo=datetime.UTC)
     parsed = parse_datetime(str(stored))
     if parsed is None:
         raise ValueError(f"not a stored time: {stored!r}")
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=datetime.UTC)
 
 
 def _early_rows(rows: Iterable[_Row]) -> list[EarlyStatus]:
