@@ -13,7 +13,13 @@ order); every status applied (checked in the database afterwards); the server's 
 configuration serving a bare WSGI callable that answers 200 to the same requests — the floor of
 server, loopback and client here.
 
-The last line is ``webhooks: <n> callbacks/s (ratio <r> vs bare WSGI endpoint)``.
+Both servers run side by side and are measured in alternating rounds (bare, app, bare, app, …; 5 by
+default, ``--quick`` 2), each round posting the next slice of the statuses: on a shared host whose
+speed drifts by a third from one minute to the next, one bare run followed by one app run measured the
+drift as much as the code. Each round's ratio compares two measurements taken seconds apart; the
+figure is the median round's. The last line is
+``webhooks: <n> callbacks/s (ratio <r> vs bare WSGI endpoint)`` (n: all the app rounds' posts over
+their time).
 """
 
 from __future__ import annotations
@@ -110,17 +116,12 @@ def load(url: str, bodies: list[bytes], conn: Any) -> None:
     conn.send(asyncio.run(run()))
 
 
-def measure(
-    url: str, bodies: list[bytes], warm_up: list[bytes], server: int
-) -> tuple[float, float, float, dict[int, int], list[float], float]:
-    """Warm the server up (imports, connections, caches in every worker; not timed), then time ``bodies``;
-    the last value is the server's (process ``server`` and its children) CPU seconds per request."""
+def run_load(
+    url: str, bodies: list[bytes], server: int
+) -> tuple[float, list[float], dict[int, int], list[float], float]:
+    """Post ``bodies`` from a process of its own: (seconds, latencies, answers by code, wall-clock
+    start of each post, the server's — process ``server`` and its children — CPU seconds per request)."""
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(target=load, args=(url, warm_up, child))
-    process.start()
-    parent.recv()
-    process.join()
     parent, child = context.Pipe()
     process = context.Process(target=load, args=(url, bodies, child))
     cpu_before = tree_cpu_seconds(server)
@@ -128,10 +129,12 @@ def measure(
     seconds, latencies, codes, posted = parent.recv()
     cpu = (tree_cpu_seconds(server) - cpu_before) / len(bodies)
     process.join()
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    return len(bodies) / seconds, p50, p99, codes, sorted(posted), cpu
+    return seconds, latencies, codes, posted, cpu
+
+
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    ordered = sorted(latencies)
+    return ordered[len(ordered) // 2] * 1000, ordered[int(len(ordered) * 0.99)] * 1000
 
 
 def applied_statuses() -> int:
@@ -211,52 +214,82 @@ def main() -> None:
     warm_up = [status_payload(f"wamid.bench.{i}", "sent", now) for i in ids[:500]]
 
     env = {**os.environ, "SAMPARK_HOME": str(home), "DJANGO_SETTINGS_MODULE": "config.settings"}
-    port = free_port()
-    bare = start_granian("bench._bare_wsgi:application", port, env)
-    try:
-        base_rate, base_p50, base_p99, base_codes, _posted, base_cpu = measure(
-            f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up, bare.pid
-        )
-    finally:
-        bare.terminate()
-        bare.wait(timeout=10)
-    print(
-        f"baseline bare WSGI endpoint: {base_rate:,.0f} requests/s, p50 {base_p50:.1f} ms, p99 {base_p99:.1f} ms, "
-        f"server CPU {base_cpu * 1e6:.0f} us/request {base_codes}"
-    )
-
     from sampark.core import loops
     from sampark.messaging import statuses
 
     stop = threading.Event()
     drainer = threading.Thread(target=loops.LOOPS["messaging.statuses"].fn, args=(stop,), daemon=True)
     drainer.start()
-    port = free_port()
-    app = start_granian("config.wsgi:application", port, env)
+    bare_port, app_port = free_port(), free_port()
+    bare = start_granian("bench._bare_wsgi:application", bare_port, env)
+    app = start_granian("config.wsgi:application", app_port, env)
+    bare_url = f"http://127.0.0.1:{bare_port}/webhooks/whatsapp/"
+    app_url = f"http://127.0.0.1:{app_port}/webhooks/whatsapp/"
     sampler = Sampler()
+    rounds = 2 if args.quick else 5
+    size = len(bodies) // rounds
+    table: list[tuple[float, float, float, float]] = []  # per round: bare/s, app/s, bare cpu, app cpu
+    bare_latencies: list[float] = []
+    app_latencies: list[float] = []
+    posted: list[float] = []
+    codes: dict[int, int] = {}
+    app_seconds = 0.0
     try:
+        # Warm both up (imports, connections, caches in every worker; not timed).
+        run_load(bare_url, warm_up, bare.pid)
+        run_load(app_url, warm_up, app.pid)
         before = applied_statuses()
         sampler.start()
-        rate, p50, p99, codes, posted, cpu = measure(
-            f"http://127.0.0.1:{port}/webhooks/whatsapp/", bodies, warm_up, app.pid
-        )
+        for k in range(rounds):
+            chunk = bodies[k * size : (k + 1) * size if k < rounds - 1 else len(bodies)]
+            b_s, b_lat, b_codes, _b_posted, b_cpu = run_load(bare_url, chunk, bare.pid)
+            a_s, a_lat, a_codes, a_posted, a_cpu = run_load(app_url, chunk, app.pid)
+            assert b_codes == {200: len(chunk)}, b_codes
+            for code, n in a_codes.items():
+                codes[code] = codes.get(code, 0) + n
+            bare_latencies += b_lat
+            app_latencies += a_lat
+            posted += a_posted
+            app_seconds += a_s
+            table.append((len(chunk) / b_s, len(chunk) / a_s, b_cpu, a_cpu))
+            print(
+                f"round {k + 1}: bare {len(chunk) / b_s:,.0f}/s ({b_cpu * 1e6:.0f} us/request), "
+                f"status webhooks {len(chunk) / a_s:,.0f}/s ({a_cpu * 1e6:.0f} us/callback): "
+                f"ratio {b_s / a_s:.2f}"
+            )
         deadline = time.monotonic() + 120
         while statuses.backlog() and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.1)  # one more sample after the last batch
     finally:
-        app.terminate()
-        app.wait(timeout=10)
+        for server in (bare, app):
+            server.terminate()
+            server.wait(timeout=10)
         sampler.stop.set()
-        sampler.join()
+        if sampler.is_alive():
+            sampler.join()
         stop.set()
         drainer.join(timeout=10)
+    posted.sort()
+    rate = len(bodies) / app_seconds
+    ratios = sorted(app_rate / bare_rate for bare_rate, app_rate, _b, _a in table)
+    ratio = ratios[len(ratios) // 2]
+    base_p50, base_p99 = percentiles(bare_latencies)
+    p50, p99 = percentiles(app_latencies)
+    base_rate = sorted(row[0] for row in table)[len(table) // 2]
+    base_cpu = sorted(row[2] for row in table)[len(table) // 2]
+    cpu = sorted(row[3] for row in table)[len(table) // 2]
+    print(
+        f"baseline bare WSGI endpoint: median round {base_rate:,.0f} requests/s, p50 {base_p50:.1f} ms, "
+        f"p99 {base_p99:.1f} ms, server CPU {base_cpu * 1e6:.0f} us/request"
+    )
     # The warm-up's "sent" statuses change no row (already sent): only the measured ones are counted.
     lag = sorted(lags(posted, sampler.samples, before))
     read = Delivery.objects.filter(status=Delivery.Status.READ, delivered_at__isnull=False).count()
     print(
         f"status webhooks: {len(bodies):,} callbacks, {rate:,.0f}/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-        f"server CPU {cpu * 1e6:.0f} us/callback (the drain runs in this process, not counted) {codes}"
+        f"server CPU {cpu * 1e6:.0f} us/callback in the median round (the drain runs in this process, "
+        f"not counted) {codes}"
     )
     print(f"applied: {read:,} of {messages:,} deliveries read (with their delivered time)")
     assert codes == {200: len(bodies)}, codes
@@ -270,7 +303,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     connection.close()
     shutil.rmtree(home, ignore_errors=True)
-    print(f"webhooks: {rate:,.0f} callbacks/s (ratio {rate / base_rate:.2f} vs bare WSGI endpoint)")
+    print(f"ratios by round: {', '.join(f'{r:.2f}' for r in ratios)} (median {ratio:.2f})")
+    print(f"webhooks: {rate:,.0f} callbacks/s (ratio {ratio:.2f} vs bare WSGI endpoint)")
 
 
 if __name__ == "__main__":
