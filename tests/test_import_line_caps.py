@@ -68,3 +68,21 @@ def test_a_slogan_file_with_a_field_over_the_cap_writes_nothing(tmp_path: Path) 
     assert [(i.file, i.line) for i in report.errors] == [("slogans.csv", 3)]
     assert "runs over 65,536 characters" in report.errors[0].reason
     assert not Item.objects.exists()
+
+
+def test_a_slogan_line_over_a_lowered_cap_is_refused_though_the_slogan_rules_allow_it(
+    tmp_path: Path, settings: Any
+) -> None:
+    # 600 characters is a valid slogan (the library allows 1,000): only the line cap refuses it, so
+    # this fails on a reader without one (the test above is also refused by the slogan rules).
+    settings.SAMPARK_IMPORT_MAX_LINE_BYTES = 512
+    get_user_model().objects.create_user("writer", password="a long enough passphrase")
+    path = tmp_path / "slogans.csv"
+    path.write_text(f"text_hi,text_en\nबूथ चलो,Booth chalo\n{'ज' * 600},x\n", encoding="utf-8")
+    report = run_import(SloganImport, [path], by="writer")
+    assert not report.committed
+    assert [(i.file, i.line) for i in report.errors] == [("slogans.csv", 3)]
+    assert not Item.objects.exists()
+    settings.SAMPARK_IMPORT_MAX_LINE_BYTES = 64 * 1024  # the same file under the default cap: imported
+    assert run_import(SloganImport, [path], by="writer").committed
+    assert Item.objects.count() == 2
