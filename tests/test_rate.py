@@ -20,6 +20,16 @@ class FakeClock:
         self.now += seconds
 
 
+def fake_clock_permits(limit: Limit, clock: FakeClock) -> Permits:
+    """A worker's permits (pacer + sliding window, no shared bucket) on ``clock``."""
+    return Permits(
+        limit,
+        None,
+        pacer=Pacer(limit, clock=clock.time, sleep=clock.sleep, margin_s=margin_for(limit)),
+        window=SlidingWindow(limit, clock=clock.time, sleep=clock.sleep),
+    )
+
+
 def test_it_spaces_sends_evenly_at_the_limit_and_never_bursts():
     clock = FakeClock()
     pacer = Pacer(Limit(80), clock=clock.time, sleep=clock.sleep)
@@ -83,13 +93,7 @@ def test_a_sender_descheduled_for_150_ms_catches_up_without_breaking_the_limit_i
     import bisect
 
     clock = FakeClock()
-    limit = Limit(1000)
-    permits = Permits(
-        limit,
-        None,
-        pacer=Pacer(limit, clock=clock.time, sleep=clock.sleep, margin_s=margin_for(limit)),
-        window=SlidingWindow(limit, clock=clock.time, sleep=clock.sleep),
-    )
+    permits = fake_clock_permits(Limit(1000), clock)
 
     async def send(n: int) -> None:
         for i in range(n):
@@ -118,13 +122,7 @@ def test_permits_hold_the_limit_in_every_closed_window_of_a_second():
     import bisect
 
     clock = FakeClock()
-    limit = Limit(80)
-    permits = Permits(
-        limit,
-        None,
-        pacer=Pacer(limit, clock=clock.time, sleep=clock.sleep, margin_s=margin_for(limit)),
-        window=SlidingWindow(limit, clock=clock.time, sleep=clock.sleep),
-    )
+    permits = fake_clock_permits(Limit(80), clock)
 
     async def send(n: int) -> None:
         for _ in range(n):

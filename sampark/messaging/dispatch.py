@@ -19,7 +19,8 @@ sender's window: ``SAMPARK_DISPATCH_CONCURRENCY``, grown to what the rate needs 
 at most ``SAMPARK_DISPATCH_MAX_IN_FLIGHT``; see :class:`~sampark.messaging.sending.Window`); the sweeper re-queues its expired leases and marks them
 ``maybe_duplicate`` (with an ``expired`` attempt row), since any of them may have gone out. A live
 run renews its leases every third of their length, so only a dead or hung worker's rows expire. Lots are
-small (at most ``concurrency`` rows, refilled when fewer than that wait) so few rows are held unsent.
+small (twice the reserve — 0.25 s of sending at the sender's rate, at least ``concurrency`` — refilled
+when fewer than the reserve wait) so few rows are held unsent.
 
 Database work stays on the calling thread (and so in its transaction and connection); the sends run on
 an asyncio loop in a helper thread (:mod:`sampark.messaging.sending`). A stop request
@@ -491,7 +492,7 @@ def dispatch_channel(
     # dry spell longer than the pacer's catch-up cost its slots (bench/campaign_day.py: 768/s).
     most_claimed = batch or settings.SAMPARK_DISPATCH_BATCH
     limit = transport.limit
-    reserve = max(concurrency, min(most_claimed, math.ceil(limit.count / limit.per_seconds * RESERVE_S)))
+    reserve = max(concurrency, min(most_claimed, math.ceil(limit.per_second * RESERVE_S)))
     lot = max(1, min(most_claimed, 2 * reserve))
     flush_s = settings.SAMPARK_DISPATCH_RECORD_SECONDS
     # Also committed once half the concurrency's worth has come back: a kill then re-sends at most
@@ -499,7 +500,6 @@ def dispatch_channel(
     group = max(1, concurrency // 2)
     grace_s = settings.SAMPARK_DISPATCH_STOP_GRACE_SECONDS
     if permits is None:
-        limit = transport.limit
         limiter = rate.limiter_for(transport.sender, limit.count, limit.per_seconds)
         permits = rate.Permits(limit, limiter)
     renderer = Renderer(transport)
@@ -596,7 +596,7 @@ def dispatch_channel(
                 break
             write(rest)
     if sender.window is not None:
-        stats.window = sender.window.largest
+        stats.window = sender.window.size
     if sender.halt_reason == "pause_sender":
         stats.paused_sender = True
     if pending:

@@ -159,8 +159,7 @@ class SenderLimiter:
 
 
 def permits_per_take(limit: Limit) -> int:
-    per_second = limit.count / limit.per_seconds
-    return max(1, min(50, int(per_second // 100)))
+    return max(1, min(50, int(limit.per_second // 100)))
 
 
 @cache

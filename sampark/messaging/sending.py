@@ -74,7 +74,6 @@ class Window:
         self.cap = max(self.size, cap)
         self.rate_per_s = rate_per_s
         self.cycle_s: float | None = None
-        self.largest = self.size
         self._room = asyncio.Semaphore(self.size)
         self._starts: collections.deque[float] = collections.deque()
 
@@ -109,8 +108,7 @@ class Window:
                 self._room.release()
             # At DEBUG: bench/crash.py reads the largest window of a killed run from this line.
             log.debug("send window %d → %d (cycle %.0f ms)", self.size, wanted, self.cycle_s * 1000)
-            self.size = wanted
-            self.largest = max(self.largest, wanted)
+            self.size = wanted  # only ever grows: the largest the run reached, its crash bound
 
 
 class SendLoop:
@@ -203,7 +201,7 @@ class Sender:
     async def start(self) -> None:
         self._queue = asyncio.Queue()
         limit = self.transport.limit
-        self.window = Window(self.concurrency, self.most, limit.count / limit.per_seconds)
+        self.window = Window(self.concurrency, self.most, limit.per_second)
         # One task per place the window may grow to: an idle task costs a few hundred bytes.
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self.most)]
 

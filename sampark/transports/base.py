@@ -50,6 +50,10 @@ class Limit:
     count: int
     per_seconds: float = 1.0
 
+    @property
+    def per_second(self) -> float:
+        return self.count / self.per_seconds
+
 
 class Transport(ABC):
     """One provider. Subclasses live in ``sampark/transports/<kind>/transport.py`` and are listed in
