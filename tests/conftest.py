@@ -22,6 +22,7 @@ from django.core.signals import setting_changed
 from django.utils import timezone, translation
 
 from sampark.core import shutdown
+from sampark.territory import selectors as territory_selectors
 from sampark.territory.demo import build_demo
 from sampark.transports import events, registry
 from tests.factories import kept_while
@@ -78,6 +79,8 @@ def _fresh_request_limits() -> Iterator[None]:
     """Request-limit counters (the API's, the feed's) live in a process-wide cache when embedded:
     cleared around every test, so one test's requests never make another's answer 429."""
     caches["ratelimit"].clear()
+    # Cached territory counts are keyed by ids, which a rolled-back test's successor may reuse.
+    caches["default"].delete(territory_selectors.VERSION_KEY)
     yield
     caches["ratelimit"].clear()
 

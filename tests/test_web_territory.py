@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from sampark.territory.models import (
     Panchayat,
     State,
 )
+from sampark.territory.selectors import forget_counts
 from tests.helpers.territory import Tree
 
 pytestmark = pytest.mark.django_db
@@ -381,6 +383,7 @@ def grow(tree: Tree, districts: int, booths_per_district: int) -> None:
             )
             for n in range(1, booths_per_district + 1)
         )
+    forget_counts()  # a bulk write, as an import does
 
 
 def page_urls(tree: Tree) -> dict[str, str]:
@@ -411,6 +414,41 @@ def test_it_answers_each_page_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(MAX_QUERIES[page]) as large:
         assert member.get(url).status_code == 200
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_booth_counts_are_cached_until_booths_change(member, bihar, django_assert_num_queries):
+    url = reverse("territory:state", args=[10])
+
+    def booth_groupings(queries: list[dict[str, str]]) -> int:
+        return sum('FROM "territory_booth"' in q["sql"] and "GROUP BY" in q["sql"] for q in queries)
+
+    def shown() -> str:  # the page's text with its per-request tokens (CSRF, CSP nonce) left out
+        html = member.get(url).content.decode()
+        return re.sub(r'(Token": "|nonce="|csrfmiddlewaretoken" value=")[^"]+', "", html)
+
+    with CaptureQueriesContext(connection) as first:
+        before = shown()
+    with CaptureQueriesContext(connection) as second:
+        assert shown() == before
+    assert booth_groupings(first.captured_queries) == 1
+    assert booth_groupings(second.captured_queries) == 0  # answered from the cache
+    total = Booth.objects.count()
+    assert f">{total}<" in re.sub(r"\s+", "", before)
+
+    # One booth saved through the ORM (the admin's way): the next load counts again.
+    booth = Booth.objects.first()
+    Booth.objects.create(
+        state=booth.state,
+        district=booth.district,
+        ac=booth.ac,
+        number=9_999,
+        code=f"{booth.ac.number}-9999",
+        name="New",
+    )
+    assert f">{total + 1}<" in re.sub(r"\s+", "", shown())
+    # A bulk write (no signal) is seen once it says so, as every import does after its commit.
+    grow(bihar, districts=1, booths_per_district=5)
+    assert f">{total + 6}<" in re.sub(r"\s+", "", shown())
 
 
 def add_lakh_of_booths(tree: Tree) -> None:

@@ -167,11 +167,16 @@ def claim(
     if spacing_s > 0:
         recent = "(y.status = 1 OR (y.status >= 2 AND y.sent_at > %s))"
         # Two conditions, not one with OR, so each can use its index (contact point; channel + address).
-        spaced = f"""AND NOT EXISTS (SELECT 1 FROM {d} y WHERE y.contact_point_id = d.contact_point_id
-                         AND {recent})
-                     AND (d.contact_point_id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM {d} y
+        # Scalar subqueries with LIMIT 1, not NOT EXISTS: PostgreSQL turns a top-level NOT EXISTS into
+        # an anti-join, and with statistics it chose to scan the whole delivery table once per claim
+        # for "in flight or sent recently" (15 ms at 60,000 rows, 154 ms a claim mid-broadcast, growing
+        # with the table); a scalar subquery stays a per-row probe of the contact point's index, and
+        # the walk still stops at the lot size (2.7 ms).
+        spaced = f"""AND (SELECT 1 FROM {d} y WHERE y.contact_point_id = d.contact_point_id
+                         AND {recent} LIMIT 1) IS NULL
+                     AND (d.contact_point_id IS NOT NULL OR (SELECT 1 FROM {d} y
                          WHERE y.contact_point_id IS NULL AND y.channel = d.channel
-                         AND y.address = d.address AND {recent}))"""
+                         AND y.address = d.address AND {recent} LIMIT 1) IS NULL)"""
         since = ops.adapt_datetimefield_value(now - datetime.timedelta(seconds=spacing_s))
         spacing_params = [since, since]
     pick = f"""

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -228,18 +228,36 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
         # by the booth table's ancestor indexes, their posts by the (booth, role) index; the few posts
         # above booth level by their own copied ancestor columns.
         booths = Booth.objects.filter(scope.booths_q()).values("id")
-        post_in_scope = Q(booth_id__in=booths) | (Q(booth_id__isnull=True) & scope.q("", "booth_id"))
+        # One ``IN (a UNION of index-answered legs)``, never an OR of ``IN (subquery)``s: PostgreSQL
+        # cannot use an index for an ``IN`` inside an OR, so it read every row of the table and probed
+        # hashed subqueries (a block coordinator's people page scanned all of them: 70-150 ms at 60,000
+        # people under load, growing with the registry); a single IN becomes a semi-join that reads
+        # only the legs' rows. SQLite answered the OR by a union of index look-ups already.
+        by_booth = Post.objects.filter(booth_id__in=booths).values("id").order_by()
+        above = scope.q("", "booth_id")
+        me = scope.person_id if own else None
+        post_legs = [by_booth, Post.objects.filter(Q(booth_id__isnull=True) & above).values("id").order_by()]
         if self.scope_is_post:
-            condition = post_in_scope
+            if me is not None:  # a login sees its own posts
+                post_legs.append(Post.objects.filter(person_id=me).values("id").order_by())
+            condition = Q(pk__in=post_legs[0].union(*post_legs[1:]))
         else:
-            # ``IN (subquery)`` on each side of the OR, not a join or a correlated EXISTS: each side is
-            # answered from an index, so a block coordinator's list of ten lakh people reads only the
-            # block's rows. Only active posts place a person: one who left a block's team is no longer
-            # that block's to see.
-            placed_by_post = Post.objects.active(today).filter(post_in_scope).values("person_id")
-            condition = Q(**{f"{self.scope_person_path}__in": placed_by_post})
+            from sampark.people.models import Person
+
+            # Only active posts place a person: one who left a block's team is no longer that block's
+            # to see. The person's own row joins the union when it is visible to them.
+            legs: list[QuerySet[Any, Any]] = [
+                Post.objects.active(today).filter(booth_id__in=booths).values("person_id").order_by(),
+                Post.objects.active(today)
+                .filter(Q(booth_id__isnull=True) & above)
+                .values("person_id")
+                .order_by(),
+            ]
             if self.scope_booth_prefix is not None:
-                condition = Q(**{f"{self.scope_booth_prefix}id__in": booths}) | condition
+                legs.insert(0, Person.objects.filter(home_booth_id__in=booths).values("id").order_by())
+            if me is not None:
+                legs.append(Person.objects.filter(pk=me).values("id").order_by())
+            condition = Q(**{f"{self.scope_person_path}__in": legs[0].union(*legs[1:])})
         if action == Action.CHANGE:
             # Never change someone holding an active post of equal or higher rank.
             peers = [role for role, rank in ROLE_RANK.items() if rank >= scope.rank]
@@ -247,6 +265,4 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
                 person_id=OuterRef(self.scope_person_path), role__in=peers
             )
             condition = condition & ~Exists(senior)  # type: ignore[assignment]
-        if own:
-            condition |= Q(**{self.scope_person_path: scope.person_id})
         return self.filter(condition)

@@ -61,6 +61,7 @@ from sampark.territory.models import (
     ParliamentaryConstituency,
     State,
 )
+from sampark.territory.selectors import forget_counts
 
 __all__ = [
     "DEMO_LGD_BASE",
@@ -151,6 +152,7 @@ def build_demo(
     rng = random.Random(seed)
     plan = plan_territory(size, rng)
     with transaction.atomic():
+        forget_counts()  # runs once this transaction commits
         if has_territory():
             raise TerritoryNotEmpty(
                 _("The database already has territory data; the demo needs an empty one.")

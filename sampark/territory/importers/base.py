@@ -23,6 +23,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from sampark.core.numbers import group_indian
+from sampark.territory.selectors import forget_counts
 
 ERROR = "error"
 WARNING = "warning"
@@ -470,4 +471,5 @@ def run_import(
     except ImportFailed:
         return report
     report.committed = True
+    forget_counts()  # after the commit: cached booth counts are stale
     return report
