@@ -297,6 +297,19 @@ def progress(broadcast_id: int) -> dict[int, int]:
     )
 
 
+def unsent_rows(broadcast_id: int) -> int:
+    """Rows still queued or sending: answered from the two partial indexes of unsent rows (status 0,
+    status 1), so polling it costs the server little. The full count by status (:func:`progress`)
+    reads every row of the broadcast — every 0.5 s it took ~13 s of PostgreSQL's CPU in a 60,000-message
+    run, competing with what is measured — and runs only for the report every 10 s."""
+    from django.db.models import Q
+
+    from sampark.messaging.models import Delivery
+
+    queued, sending = Q(status=Delivery.Status.QUEUED), Q(status=Delivery.Status.SENDING)
+    return Delivery.objects.filter(queued | sending, broadcast_id=broadcast_id).order_by().count()
+
+
 def ask(pipe: Any, what: str = "stats") -> dict[str, Any]:
     pipe.send(what)
     if not pipe.poll(30):
@@ -464,17 +477,18 @@ def main() -> None:
             turn += 1
             if turn % 2:
                 time.sleep(0.25)
-                continue  # the progress count (a scan of the broadcast's index) every 0.5 s
-            counts = progress(broadcast_id)
+                continue  # the unsent count every 0.5 s
+            left = unsent_rows(broadcast_id) if done_at is None else 0
             now = time.time()
-            finished = sum(counts.get(s, 0) for s in terminal)
-            if done_at is None and finished >= campaign.recipients:
+            finished = campaign.recipients - left
+            if done_at is None and left == 0:
                 done_at = now
                 cpu_done = {pid: cpu_seconds(pid) for pid in cpu_before}
                 print(f"every row sent after {done_at - clicked:.1f} s")
             stats = ask(fake_pipe)
             if time.monotonic() - last_print >= 10:
                 last_print = time.monotonic()
+                counts = progress(broadcast_id)
                 lags = probe.all_due()
                 print(
                     f"  {now - clicked:6.0f} s: {finished:,} sent, {stats['accepted']:,} accepted at the fake, "

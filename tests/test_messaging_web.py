@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,6 +296,39 @@ def test_it_shows_progress_per_channel_after_the_outbox_sends(world, django_capt
     assert progress_cell(page, "all", SENT_COLUMN) == 5
     assert 'data-status="done"' in html(page)
     assert 'hx-trigger="every 2s"' not in html(page)  # done: polling stops
+
+
+def test_a_big_broadcasts_counts_are_shared_for_a_moment_and_a_small_ones_never(
+    world, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sampark.messaging import selectors
+
+    with django_capture_on_commit_callbacks():
+        big = broadcast_by(world.users["district"])
+        small = broadcast_by(world.users["district"])
+    assert big.recipients == small.recipients == 5
+    monkeypatch.setattr(selectors, "PROGRESS_CACHE_ROWS", 5)
+    monkeypatch.setattr(selectors, "PROGRESS_CACHE_SECONDS", 0.5)
+    Broadcast.objects.filter(pk=small.pk).update(recipients=4)
+    small.refresh_from_db()
+    queued = int(Delivery.Status.QUEUED)
+
+    assert selectors.progress(big).totals == {queued: 5}
+    assert selectors.progress_by_broadcast([big, small])[small.pk].totals == {queued: 5}
+    Delivery.objects.filter(broadcast__in=[big, small]).update(status=Delivery.Status.SENT)
+    with CaptureQueriesContext(connection) as counted:
+        assert selectors.progress(big).totals == {queued: 5}  # the moment-old counts
+        listed = selectors.progress_by_broadcast([big, small])
+    assert listed[big.pk].totals == {queued: 5}
+    assert listed[small.pk].totals == {int(Delivery.Status.SENT): 5}  # below the threshold: fresh
+    assert len(counted.captured_queries) == 1  # only the small one was counted
+
+    time.sleep(0.6)
+    assert selectors.progress(big).totals == {int(Delivery.Status.SENT): 5}
+    assert selectors.progress_by_broadcast([big])[big.pk].totals == {int(Delivery.Status.SENT): 5}
 
 
 def test_it_lists_the_commonest_failure_reasons(world, django_capture_on_commit_callbacks):

@@ -65,7 +65,7 @@ def broadcast_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     broadcasts: list[Broadcast] = list(page.object_list)
-    summaries = selectors.progress_by_broadcast(b.pk for b in broadcasts)
+    summaries = selectors.progress_by_broadcast(broadcasts)
     context = {
         "page": page,
         "rows": [{"broadcast": b, "progress": summaries[b.pk]} for b in broadcasts],
