@@ -138,7 +138,9 @@ def _channel_rank(channel: str) -> int:
 # watching a big broadcast asks again every few seconds. Above PROGRESS_CACHE_ROWS recipients the
 # counts are shared for PROGRESS_CACHE_SECONDS; small broadcasts are always counted afresh.
 PROGRESS_CACHE_ROWS = 10_000
-PROGRESS_CACHE_SECONDS = 2.0
+PROGRESS_CACHE_SECONDS = (
+    2  # whole seconds: Django's Redis cache truncates a timeout to an int (0.5 → 0: gone)
+)
 
 
 def _progress_key(broadcast: Broadcast) -> str | None:
