@@ -416,7 +416,7 @@ def test_it_answers_each_page_in_a_fixed_number_of_queries(
     assert len(large.captured_queries) == len(small.captured_queries)
 
 
-def test_booth_counts_are_cached_until_booths_change(member, bihar, django_assert_num_queries):
+def test_booth_counts_are_cached_until_booths_change(member, bihar):
     url = reverse("territory:state", args=[10])
 
     def booth_groupings(queries: list[dict[str, str]]) -> int:

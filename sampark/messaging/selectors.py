@@ -8,8 +8,8 @@ coordinator anything from another district. Broadcasts sent by the system (no cr
 superusers only. Only the creator or a superuser may pause, resume or cancel (:func:`may_act`).
 
 A visible broadcast's progress and failure reasons are counted over all its deliveries (aggregates, no
-person in them); a big broadcast's counts are shared between readers for a moment. Everything about a person — the
-simulator's people, their deliveries and what they sent us — goes through ``visible_to(user)``.
+person in them); a big broadcast's counts are shared between readers for a moment. Everything about a
+person — the simulator's people, their deliveries and what they sent us — goes through ``visible_to(user)``.
 """
 
 from __future__ import annotations
@@ -136,11 +136,10 @@ def _channel_rank(channel: str) -> int:
 # Counting a broadcast's rows by status reads every one of them (the index is not enough while the
 # rows change: 2 lakh rows took 50-200 ms a count on a busy PostgreSQL), and every coordinator
 # watching a big broadcast asks again every few seconds. Above PROGRESS_CACHE_ROWS recipients the
-# counts are shared for PROGRESS_CACHE_SECONDS; small broadcasts are always counted afresh.
+# counts are shared for PROGRESS_CACHE_SECONDS; small broadcasts are always counted afresh. Whole
+# seconds: Django's Redis cache truncates a timeout to an int (0.5 → 0, gone at once).
 PROGRESS_CACHE_ROWS = 10_000
-PROGRESS_CACHE_SECONDS = (
-    2  # whole seconds: Django's Redis cache truncates a timeout to an int (0.5 → 0: gone)
-)
+PROGRESS_CACHE_SECONDS = 2
 
 
 def _progress_key(broadcast: Broadcast) -> str | None:

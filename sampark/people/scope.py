@@ -233,31 +233,31 @@ class ScopedQuerySet(models.QuerySet[M], Generic[M]):
         # hashed subqueries (a block coordinator's people page scanned all of them: 70-150 ms at 60,000
         # people under load, growing with the registry); a single IN becomes a semi-join that reads
         # only the legs' rows. SQLite answered the OR by a union of index look-ups already.
-        by_booth = Post.objects.filter(booth_id__in=booths).values("id").order_by()
-        above = scope.q("", "booth_id")
+        # The two kinds of post in the subtree: booth-level ones by their booth, the rest by their own
+        # copied ancestor columns. ``order_by()``: a model's default ordering is not allowed in a UNION.
+        post_kinds = [
+            Post.objects.filter(booth_id__in=booths).order_by(),
+            Post.objects.filter(Q(booth_id__isnull=True) & scope.q("", "booth_id")).order_by(),
+        ]
         me = scope.person_id if own else None
-        post_legs = [by_booth, Post.objects.filter(Q(booth_id__isnull=True) & above).values("id").order_by()]
+        legs: list[QuerySet[Any, Any]]
         if self.scope_is_post:
+            legs = [posts.values("id") for posts in post_kinds]
             if me is not None:  # a login sees its own posts
-                post_legs.append(Post.objects.filter(person_id=me).values("id").order_by())
-            condition = Q(pk__in=post_legs[0].union(*post_legs[1:]))
+                legs.append(Post.objects.filter(person_id=me).order_by().values("id"))
+            path = "pk"
         else:
             from sampark.people.models import Person
 
             # Only active posts place a person: one who left a block's team is no longer that block's
             # to see. The person's own row joins the union when it is visible to them.
-            legs: list[QuerySet[Any, Any]] = [
-                Post.objects.active(today).filter(booth_id__in=booths).values("person_id").order_by(),
-                Post.objects.active(today)
-                .filter(Q(booth_id__isnull=True) & above)
-                .values("person_id")
-                .order_by(),
-            ]
+            legs = [posts.active(today).values("person_id") for posts in post_kinds]
             if self.scope_booth_prefix is not None:
-                legs.insert(0, Person.objects.filter(home_booth_id__in=booths).values("id").order_by())
+                legs.insert(0, Person.objects.filter(home_booth_id__in=booths).order_by().values("id"))
             if me is not None:
-                legs.append(Person.objects.filter(pk=me).values("id").order_by())
-            condition = Q(**{f"{self.scope_person_path}__in": legs[0].union(*legs[1:])})
+                legs.append(Person.objects.filter(pk=me).order_by().values("id"))
+            path = self.scope_person_path
+        condition = Q(**{f"{path}__in": legs[0].union(*legs[1:])})
         if action == Action.CHANGE:
             # Never change someone holding an active post of equal or higher rank.
             peers = [role for role, rank in ROLE_RANK.items() if rank >= scope.rank]

@@ -152,7 +152,7 @@ def build_demo(
     rng = random.Random(seed)
     plan = plan_territory(size, rng)
     with transaction.atomic():
-        forget_counts()  # runs once this transaction commits
+        forget_counts()  # and again once this transaction commits
         if has_territory():
             raise TerritoryNotEmpty(
                 _("The database already has territory data; the demo needs an empty one.")

@@ -100,15 +100,14 @@ def forget_counts() -> None:
 
 
 def _counts_key(group_by: str, filters: dict[str, Any]) -> str:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        version = str(time.time_ns())
-        cache.add(VERSION_KEY, version, None)
-        version = cache.get(VERSION_KEY, version)
-    parts = [group_by] + [
-        f"{name}={value.pk if isinstance(value, models.Model) else sorted(value) if isinstance(value, list | tuple | set) else value}"
-        for name, value in sorted(filters.items())
-    ]
+    version = cache.get_or_set(VERSION_KEY, lambda: str(time.time_ns()), None)
+
+    def plain(value: Any) -> Any:  # a unit by its id, a list of ids in order
+        if isinstance(value, models.Model):
+            return value.pk
+        return sorted(value) if isinstance(value, list | tuple | set) else value
+
+    parts = [group_by, *(f"{name}={plain(value)}" for name, value in sorted(filters.items()))]
     return f"territory:booths:{version}:{hashlib.sha256(repr(parts).encode()).hexdigest()[:32]}"
 
 
